@@ -32,9 +32,14 @@ def default_data_dir() -> Path:
 class DataDir:
     """An opened, locked data directory. Use `open_data_dir` to get one."""
 
-    def __init__(self, path: Path, lock_fd: int) -> None:
+    def __init__(self, path: Path, lock_fd: int | None) -> None:
         self.path = path
         self._lock_fd: int | None = lock_fd
+
+    @classmethod
+    def unlocked(cls, path: Path) -> DataDir:
+        """The data dir of a `flows serve` on this host, for a worker or `migrate` beside it."""
+        return cls(path, None)
 
     @property
     def database_path(self) -> Path:

@@ -1,0 +1,115 @@
+"""Records as the API's JSON: camelCase keys, RFC 3339 times with an offset, absent optionals omitted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flows.storage.records import (
+    ActivityRecord,
+    InstanceRecord,
+    OccurrenceRecord,
+    StageStatusRecord,
+    TriggerRecord,
+    WorkflowRecord,
+)
+
+
+def timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with `Z`, fraction trimmed of trailing zeros (as Go prints times)."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _optional(body: dict[str, Any], **values: Any) -> dict[str, Any]:
+    for key, value in values.items():
+        if value is not None:
+            body[key] = timestamp(value) if isinstance(value, datetime) else value
+    return body
+
+
+def workflow(record: WorkflowRecord) -> dict[str, Any]:
+    body = {
+        "id": record.id,
+        "config": record.config,
+        "createdAt": timestamp(record.created_at),
+        "updatedAt": timestamp(record.updated_at),
+    }
+    return _optional(body, deletedAt=record.deleted_at)
+
+
+def instance(
+    record: InstanceRecord, *, with_workflow: bool = True, with_status: bool = True
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"workflowID": record.workflow_id}
+    if with_workflow and record.workflow is not None:
+        body["workflow"] = workflow(record.workflow)
+    body.update(
+        id=record.id,
+        createdAt=timestamp(record.created_at),
+        updatedAt=timestamp(record.updated_at),
+        terminated=record.terminated,
+    )
+    _optional(body, terminatedAt=record.terminated_at)
+    if with_status and record.stages:
+        body["status"] = [stage_status(stage) for stage in record.stages]
+    return _optional(body, error=record.error)
+
+
+def stage_status(record: StageStatusRecord) -> dict[str, Any]:
+    body = {
+        "stage": record.stage,
+        "instanceID": record.instance_id,
+        "temporalRunID": record.temporal_run_id,
+        "startedAt": timestamp(record.started_at),
+    }
+    return _optional(body, terminatedAt=record.terminated_at, error=record.error)
+
+
+def stage_history(record: StageStatusRecord) -> dict[str, Any]:
+    body = {
+        "name": record.name,
+        "input": record.input or {},
+        "terminated": record.terminated_at is not None,
+        "startedAt": timestamp(record.started_at),
+    }
+    return _optional(body, error=record.error, terminatedAt=record.terminated_at)
+
+
+def activity_history(
+    record: ActivityRecord,
+    *,
+    attempt: int | None = None,
+    last_failure: str | None = None,
+    next_execution: datetime | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": record.name, "input": {record.name: record.input}}
+    if record.output is not None:
+        body["output"] = {record.name: record.output}
+    _optional(body, error=record.error)
+    body.update(terminated=record.terminated_at is not None, startedAt=timestamp(record.started_at))
+    _optional(body, terminatedAt=record.terminated_at, lastFailure=last_failure)
+    body["attempt"] = attempt if attempt is not None else record.attempt
+    return _optional(body, nextExecution=next_execution)
+
+
+def trigger(record: TriggerRecord) -> dict[str, Any]:
+    body = {"id": record.id, "name": record.name, "event": record.event}
+    _optional(body, version=record.version, filter=record.filter)
+    body["workflowID"] = record.workflow_id
+    if record.vars:
+        body["vars"] = record.vars
+    body["createdAt"] = timestamp(record.created_at)
+    return body
+
+
+def occurrence(record: OccurrenceRecord) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": record.id, "triggerID": record.trigger_id}
+    _optional(body, workflowInstanceID=record.workflow_instance_id)
+    if record.instance is not None:
+        body["workflowInstance"] = instance(record.instance, with_workflow=False, with_status=False)
+    body.update(date=timestamp(record.date), event=record.event)
+    return _optional(body, error=record.error)

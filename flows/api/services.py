@@ -1,0 +1,30 @@
+"""What the API's handlers work with, held by the application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+from flows.engine.client import Engine
+from flows.storage.repository import Repository
+
+
+@dataclass(frozen=True)
+class Services:
+    repository: Repository
+    engine: Engine
+    version: str
+    wait_timeout: float = 4.0
+    abort_timeout: float = 4.0
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+def now() -> datetime:
+    """Now, at the microsecond precision the database keeps."""
+    return datetime.now(UTC)

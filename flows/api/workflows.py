@@ -1,0 +1,118 @@
+"""Workflow definitions: create, list, read, delete, and running one."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from flows.api import rendering
+from flows.api.bodies import read_json, read_json_or_yaml
+from flows.api.errors import invalid, not_found
+from flows.api.pagination import cursor_body, is_v2, page_query
+from flows.api.services import now, services
+from flows.engine.client import instance_id_for
+from flows.engine.models import InstanceInput
+from flows.stages.base import ConfigError
+from flows.storage.records import InstanceRecord, WorkflowRecord
+from flows.workflows.config import validate_config
+
+
+async def create_workflow(request: Request) -> Response:
+    body = await read_json_or_yaml(request)
+    try:
+        config = validate_config(body)
+    except ConfigError as error:
+        raise invalid(str(error)) from None
+    created = now()
+    record = WorkflowRecord(id=str(uuid.uuid4()), config=config, created_at=created, updated_at=created)
+    await services(request).repository.create_workflow(record)
+    return JSONResponse({"data": rendering.workflow(record)}, status_code=201)
+
+
+async def list_workflows(request: Request) -> Response:
+    repository = services(request).repository
+    if not is_v2(request):
+        page = await repository.list_workflows(0, None)
+        return JSONResponse({"data": [rendering.workflow(item) for item in page.items]})
+    query = page_query(request, lambda: None)
+    page = await repository.list_workflows(query.offset, query.page_size)
+    return JSONResponse(cursor_body(query, page, rendering.workflow))
+
+
+async def live_workflow(request: Request, workflow_id: str) -> WorkflowRecord:
+    record = await services(request).repository.get_workflow(workflow_id)
+    if record is None or record.deleted_at is not None:
+        raise not_found(f"workflow '{workflow_id}' not found")
+    return record
+
+
+async def get_workflow(request: Request) -> Response:
+    record = await live_workflow(request, request.path_params["workflow_id"])
+    return JSONResponse({"data": rendering.workflow(record)})
+
+
+async def delete_workflow(request: Request) -> Response:
+    workflow_id = request.path_params["workflow_id"]
+    if not _is_uuid(workflow_id):
+        raise invalid(f"'{workflow_id}' is not a workflow id (a UUID)")
+    if not await services(request).repository.delete_workflow(workflow_id, now()):
+        raise not_found(f"workflow '{workflow_id}' not found")
+    return Response(status_code=204)
+
+
+async def run_workflow(request: Request) -> Response:
+    found = services(request)
+    workflow = await live_workflow(request, request.path_params["workflow_id"])
+    variables = _variables(await read_json(request, empty={}))
+    key = request.headers.get("idempotency-key") or None
+    created = now()
+    instance = InstanceRecord(
+        id=instance_id_for(workflow.id, key),
+        workflow_id=workflow.id,
+        created_at=created,
+        updated_at=created,
+        terminated=False,
+    )
+    started = await found.engine.start(
+        InstanceInput(
+            instance_id=instance.id,
+            workflow_id=workflow.id,
+            stages=workflow.config["stages"],
+            variables=variables,
+            created_at=created,
+        )
+    )
+    if started:
+        await found.repository.insert_instance(instance)
+    if _wants_wait(request):
+        await found.engine.wait(instance.id, found.wait_timeout)
+    if started and not _wants_wait(request):
+        return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
+    stored = await found.repository.get_instance(instance.id)
+    if stored is None:
+        # The same Idempotency-Key is being used by a run that has not recorded its row yet.
+        return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
+    return JSONResponse({"data": rendering.instance(stored)}, status_code=201)
+
+
+def _wants_wait(request: Request) -> bool:
+    return request.query_params.get("wait", "").lower() in ("true", "1")
+
+
+def _variables(body: Any) -> dict[str, str]:
+    if not isinstance(body, dict):
+        raise invalid("the run variables must be a JSON object of strings")
+    wrong = sorted(name for name, value in body.items() if not isinstance(value, str))
+    if wrong:
+        raise invalid(f"run variables must be strings: {', '.join(wrong)}")
+    return body
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

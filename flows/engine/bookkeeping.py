@@ -1,0 +1,40 @@
+"""The worker's writes of instance and stage rows, as a local activity."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from flows.engine.models import Progress
+from flows.storage.records import InstanceRecord, StageStatusRecord
+from flows.storage.repository import Repository
+
+
+class Bookkeeping:
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+
+    @activity.defn(name="RecordProgress")
+    async def record_progress(self, progress: Progress) -> None:
+        instance = InstanceRecord(
+            id=progress.instance_id,
+            workflow_id=progress.workflow_id,
+            created_at=progress.created_at,
+            updated_at=progress.updated_at,
+            terminated=progress.terminated,
+            terminated_at=progress.terminated_at,
+            error=progress.error,
+        )
+        stages = [
+            StageStatusRecord(
+                instance_id=progress.instance_id,
+                stage=stage.number,
+                temporal_run_id=progress.run_id,
+                started_at=stage.started_at,
+                terminated_at=stage.terminated_at,
+                error=stage.error,
+                name=stage.name,
+                input=stage.input,
+            )
+            for stage in progress.stages
+        ]
+        await self.repository.save_progress(instance, stages)

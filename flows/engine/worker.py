@@ -1,0 +1,37 @@
+"""The Temporal worker that runs instance workflows and their activities."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from flows.engine.bookkeeping import Bookkeeping
+from flows.engine.workflow import InstanceWorkflow
+from flows.storage.repository import Repository
+
+# Sized for a 2-core machine: enough in flight to keep Temporal busy, few enough that a workflow
+# task running its local activities never nears the 10 s workflow task timeout.
+MAX_WORKFLOW_TASKS = 64
+MAX_LOCAL_ACTIVITIES = 32
+MAX_ACTIVITIES = 64
+
+
+def build_worker(client: Client, task_queue: str, repository: Repository) -> Worker:
+    bookkeeping = Bookkeeping(repository)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[InstanceWorkflow],
+        activities=[bookkeeping.record_progress],
+        # Stage code is deterministic by construction (flows.stages and flows.workflows do no
+        # I/O), so it is shared with the sandbox instead of being re-imported for every run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "flows", "pydantic", "pydantic_core", "annotated_types", "yaml"
+            )
+        ),
+        max_concurrent_workflow_tasks=MAX_WORKFLOW_TASKS,
+        max_concurrent_local_activities=MAX_LOCAL_ACTIVITIES,
+        max_concurrent_activities=MAX_ACTIVITIES,
+    )

@@ -1,0 +1,166 @@
+"""The instance workflow: one Temporal workflow runs every stage of one instance, in order.
+
+Row writes are batched: stage and instance changes accumulate in memory and are written in one
+local activity just before the instance blocks (a timer, an event wait, an activity) and when it
+ends. A run of stages that never block therefore costs a single write, and what the database
+shows is never behind what a user can observe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from flows.engine.bookkeeping import Bookkeeping
+    from flows.engine.models import (
+        CANCELED,
+        MAX_PENDING_EVENTS,
+        InstanceInput,
+        Outcome,
+        Progress,
+        StageProgress,
+    )
+    from flows.stages import STAGES
+    from flows.stages.base import Stage, StageFailure
+
+RECORD_TIMEOUT = timedelta(seconds=30)
+RECORD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+
+
+@workflow.defn(name="Instance")
+class InstanceWorkflow:
+    def __init__(self) -> None:
+        self._events: list[str] = []
+        self._unsaved: dict[int, StageProgress] = {}
+        self._progress: Progress | None = None
+        self._instance_saved = False
+
+    @workflow.update(name="event")
+    async def deliver_event(self, name: str) -> None:
+        self._events.append(name)
+
+    @deliver_event.validator
+    def _accept_event(self, name: str) -> None:
+        if len(self._events) >= MAX_PENDING_EVENTS:
+            raise ApplicationError(
+                f"instance already has {MAX_PENDING_EVENTS} pending events", non_retryable=True
+            )
+
+    @workflow.run
+    async def run(self, instance: InstanceInput) -> Outcome:
+        now = workflow.now()
+        self._progress = Progress(
+            instance_id=instance.instance_id,
+            workflow_id=instance.workflow_id,
+            run_id=workflow.info().run_id,
+            created_at=instance.created_at,
+            updated_at=now,
+        )
+        error: str | None = None
+        try:
+            for number, entry in enumerate(instance.stages):
+                error = await self._run_stage(number, entry, instance.variables)
+                if error is not None:
+                    break
+        except asyncio.CancelledError:
+            await self._terminate(CANCELED)
+            raise
+        await self._terminate(error)
+        return Outcome(error=error)
+
+    async def _run_stage(
+        self, number: int, entry: dict[str, Any], variables: dict[str, str]
+    ) -> str | None:
+        """Run one stage; the error that ends the instance, or None."""
+        kind, raw = next(iter(entry.items()))
+        status = StageProgress(number=number, started_at=workflow.now())
+        self._touch(status)
+        try:
+            stage: Stage = STAGES[kind].resolve(raw, variables)
+            status.name = stage.history_name
+            status.input = stage.history_input()
+            await stage.run(_Context(self))
+        except asyncio.CancelledError:
+            self._end_stage(status, CANCELED)
+            raise
+        except StageFailure as failure:
+            return self._end_stage(status, str(failure))
+        except ActivityError as failure:
+            return self._end_stage(status, _root_message(failure))
+        return self._end_stage(status, None)
+
+    def _end_stage(self, status: StageProgress, error: str | None) -> str | None:
+        status.terminated_at = workflow.now()
+        status.error = error
+        self._touch(status)
+        return error
+
+    async def _terminate(self, error: str | None) -> None:
+        progress = self._require_progress()
+        progress.terminated = True
+        progress.terminated_at = workflow.now()
+        progress.updated_at = progress.terminated_at
+        progress.error = error
+        self._instance_saved = False
+        await self.save()
+
+    def _touch(self, status: StageProgress) -> None:
+        self._unsaved[status.number] = status
+
+    def _require_progress(self) -> Progress:
+        assert self._progress is not None, "progress exists once run() started"
+        return self._progress
+
+    async def save(self) -> None:
+        """Write what changed since the last write, if anything did."""
+        if self._instance_saved and not self._unsaved:
+            return
+        progress = self._require_progress().model_copy(
+            update={"stages": sorted(self._unsaved.values(), key=lambda s: s.number)}, deep=True
+        )
+        await workflow.execute_local_activity_method(
+            Bookkeeping.record_progress,
+            progress,
+            start_to_close_timeout=RECORD_TIMEOUT,
+            retry_policy=RECORD_RETRY,
+        )
+        self._instance_saved = True
+        for stage in progress.stages:
+            if self._unsaved.get(stage.number) == stage:
+                del self._unsaved[stage.number]
+
+    async def wait_event(self, name: str) -> None:
+        if name not in self._events:
+            await self.save()
+            await workflow.wait_condition(lambda: name in self._events)
+        self._events.remove(name)
+
+
+class _Context:
+    """The StageContext a stage runs with."""
+
+    def __init__(self, instance: InstanceWorkflow) -> None:
+        self._instance = instance
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._instance.save()
+        await workflow.sleep(seconds)
+
+    async def wait_event(self, name: str) -> None:
+        await self._instance.wait_event(name)
+
+
+def _root_message(error: BaseException) -> str:
+    """The innermost failure's message: for a remote error, the remote's own text."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return getattr(error, "message", None) or str(error)

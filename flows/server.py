@@ -1,0 +1,206 @@
+"""Composes the processes: which of API, worker, embedded Temporal run, on which database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import uvicorn
+from temporalio.client import Client, TLSConfig
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from flows.api.app import create_app
+from flows.api.services import Services
+from flows.api.tokens import (
+    TokenIssuer,
+    load_or_create_signing_key,
+    parse_clients_setting,
+    signing_key_from_setting,
+)
+from flows.datadir import DataDir, open_data_dir
+from flows.engine.client import Engine
+from flows.engine.devserver import EmbeddedTemporal, read_embedded_address
+from flows.engine.reconcile import reconcile
+from flows.engine.worker import build_worker
+from flows.settings import Settings
+from flows.storage.database import Database, sqlalchemy_url
+from flows.storage.repository import Repository
+
+logger = logging.getLogger("flows")
+
+SIGNING_KEY = "auth-signing-key"
+
+
+def flows_version() -> str:
+    try:
+        return version("flows")
+    except PackageNotFoundError:
+        return "develop"
+
+
+class StartupError(Exception):
+    """Configuration or environment that keeps the service from starting."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    repository: Repository
+    client: Client
+    engine: Engine
+    data_dir: DataDir | None
+
+
+def _check(settings: Settings) -> None:
+    problems = settings.unsupported()
+    if problems:
+        raise StartupError("; ".join(problems))
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings, data_dir: DataDir | None) -> AsyncIterator[Database]:
+    sqlite_path = data_dir.database_path if data_dir and not settings.postgres_uri else None
+    database = Database(sqlalchemy_url(settings.postgres_uri, sqlite_path))
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def connect_temporal(settings: Settings, address: str) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.temporal_ssl_client_cert and settings.temporal_ssl_client_key:
+        tls = TLSConfig(
+            client_cert=settings.temporal_ssl_client_cert.encode(),
+            client_private_key=settings.temporal_ssl_client_key.encode(),
+        )
+    return await Client.connect(
+        address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        tls=tls,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _temporal_address(settings: Settings, data_dir: DataDir | None, embed: bool) -> AsyncIterator[str]:
+    if settings.temporal_address:
+        yield settings.temporal_address
+        return
+    if data_dir is None:
+        raise StartupError("no --temporal-address and no data dir for an embedded Temporal")
+    if not embed:
+        address = read_embedded_address(data_dir.path)
+        if address is None:
+            raise StartupError(
+                f"no --temporal-address, and no embedded Temporal of `flows serve` in {data_dir.path}"
+            )
+        yield address
+        return
+    server = EmbeddedTemporal(data_dir)
+    address = await server.start()
+    logger.info("embedded Temporal listening on %s (log: %s)", address, data_dir.temporal_log_path)
+    try:
+        yield address
+    finally:
+        await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[Runtime]:
+    """Database migrated, Temporal reachable: what `serve` and `worker` share."""
+    _check(settings)
+    needs_dir = owns_data_dir and (not settings.postgres_uri or not settings.temporal_address)
+    data_dir = open_data_dir(settings.data_dir) if needs_dir else None
+    if data_dir is None and not owns_data_dir:
+        data_dir = DataDir.unlocked(settings.data_dir)
+    try:
+        async with _database(settings, data_dir) as database:
+            await database.migrate()
+            async with _temporal_address(settings, data_dir, embed=owns_data_dir) as address:
+                client = await connect_temporal(settings, address)
+                repository = Repository(database)
+                engine = Engine(client, settings.temporal_task_queue)
+                yield Runtime(settings, database, repository, client, engine, data_dir)
+    finally:
+        if data_dir is not None:
+            data_dir.close()
+
+
+async def _signing_key(run: Runtime) -> bytes:
+    if run.settings.auth_signing_key:
+        return signing_key_from_setting(run.settings.auth_signing_key)
+    if run.settings.postgres_uri or run.data_dir is None:
+        # Every process of a deployment must sign and check with the same key.
+        return await run.repository.secret(SIGNING_KEY, os.urandom(32))
+    return load_or_create_signing_key(run.data_dir.signing_key_path)
+
+
+async def _issuer(run: Runtime) -> TokenIssuer:
+    clients = parse_clients_setting(run.settings.auth_clients or "")
+    issuer = TokenIssuer(await _signing_key(run), clients, issuer="flows")
+    if issuer.enabled:
+        logger.info("auth on: %d client(s) of the built-in OAuth2 issuer", len(clients))
+    else:
+        logger.warning("auth is OFF: every API call is allowed (set --auth-clients to protect the API)")
+    return issuer
+
+
+async def serve(settings: Settings) -> None:
+    async with runtime(settings, owns_data_dir=True) as run:
+        issuer = await _issuer(run)
+        services = Services(
+            repository=run.repository,
+            engine=run.engine,
+            version=flows_version(),
+            wait_timeout=settings.wait_timeout,
+        )
+        app = create_app(services, issuer)
+        host, port = settings.listen_address()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="debug" if settings.debug else "info",
+                access_log=settings.debug,
+                lifespan="off",
+            )
+        )
+        worker = build_worker(run.client, settings.temporal_task_queue, run.repository) if settings.worker else None
+        worker_task = asyncio.create_task(worker.run()) if worker else None
+        reconciling = asyncio.create_task(reconcile(run.repository, run.engine))
+        try:
+            await server.serve()
+        finally:
+            reconciling.cancel()
+            if worker is not None and worker_task is not None:
+                await worker.shutdown()
+                with contextlib.suppress(Exception):
+                    await worker_task
+
+
+async def work(settings: Settings) -> None:
+    async with runtime(settings, owns_data_dir=False) as run:
+        worker = build_worker(run.client, settings.temporal_task_queue, run.repository)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with worker:
+            logger.info("worker polling task queue '%s'", settings.temporal_task_queue)
+            await stop.wait()
+
+
+async def migrate(settings: Settings) -> None:
+    _check(settings)
+    data_dir = None if settings.postgres_uri else DataDir.unlocked(settings.data_dir)
+    async with _database(settings, data_dir) as database:
+        await database.migrate()

@@ -1,0 +1,95 @@
+"""Connecting to the database (SQLite file or PostgreSQL) and migrating it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same for every Flows process sharing a database.
+MIGRATION_LOCK_ID = 0x466C6F7773
+
+
+def sqlalchemy_url(postgres_uri: str | None, sqlite_path: Path | None) -> str:
+    """The SQLAlchemy URL for a PostgreSQL URI as operators write it, or for a SQLite file."""
+    if postgres_uri:
+        parts = urlsplit(postgres_uri)
+        if parts.scheme not in ("postgres", "postgresql", "postgresql+psycopg"):
+            raise ValueError(f"unsupported database URI scheme '{parts.scheme}'")
+        # psycopg 3 understands libpq parameters such as sslmode as they are.
+        return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+    if sqlite_path is None:
+        raise ValueError("either a PostgreSQL URI or a SQLite path is needed")
+    return f"sqlite+aiosqlite:///{sqlite_path}"
+
+
+class Database:
+    """The engine plus what differs between SQLite and PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if not self.is_sqlite:
+            options.update(pool_size=10, max_overflow=10)
+        self.engine: AsyncEngine = create_async_engine(url, **options)
+        # SQLite has one writer at a time; queueing writers here avoids SQLITE_BUSY storms.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that writes; committed when the block ends without error."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.run_sync(_upgrade, self.is_sqlite)
+            await conn.commit()
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _upgrade(connection: Connection, is_sqlite: bool) -> None:
+    if not is_sqlite:
+        # Several processes may start at once against one database: migrate one at a time.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,87 @@
+"""What the storage layer hands out: plain, immutable records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkflowRecord:
+    id: str
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StageStatusRecord:
+    instance_id: str
+    stage: int
+    temporal_run_id: str
+    started_at: datetime
+    terminated_at: datetime | None = None
+    error: str | None = None
+    name: str | None = None
+    input: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    id: str
+    workflow_id: str
+    created_at: datetime
+    updated_at: datetime
+    terminated: bool
+    terminated_at: datetime | None = None
+    error: str | None = None
+    workflow: WorkflowRecord | None = None
+    stages: list[StageStatusRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    instance_id: str
+    stage: int
+    activity_id: str
+    name: str
+    input: dict[str, Any]
+    started_at: datetime
+    attempt: int = 1
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    terminated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TriggerRecord:
+    id: str
+    workflow_id: str
+    name: str
+    event: str
+    created_at: datetime
+    version: str | None = None
+    filter: str | None = None
+    vars: dict[str, str] | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OccurrenceRecord:
+    id: str
+    trigger_id: str
+    date: datetime
+    event: dict[str, Any]
+    workflow_instance_id: str | None = None
+    error: str | None = None
+    instance: InstanceRecord | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    has_more: bool

@@ -1,0 +1,328 @@
+"""Reading and writing the service's rows. Every list is ordered by creation time, then id."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flows.storage.database import Database
+from flows.storage.records import (
+    ActivityRecord,
+    InstanceRecord,
+    OccurrenceRecord,
+    Page,
+    StageStatusRecord,
+    TriggerRecord,
+    WorkflowRecord,
+)
+from flows.storage.tables import (
+    service_secrets,
+    triggers,
+    triggers_occurrences,
+    workflow_instance_activities,
+    workflow_instance_stage_statuses,
+    workflow_instances,
+    workflows,
+)
+
+
+class Repository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _insert(self, table: Any) -> Any:
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        return dialect.insert(table)
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    async def create_workflow(self, record: WorkflowRecord) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(workflows.insert().values(**asdict(record)))
+
+    async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(select(workflows).where(workflows.c.id == workflow_id))
+            ).mappings().first()
+        return _workflow(row) if row else None
+
+    async def list_workflows(self, offset: int, limit: int | None) -> Page[WorkflowRecord]:
+        query = select(workflows).where(workflows.c.deleted_at.is_(None))
+        query = query.order_by(workflows.c.created_at, workflows.c.id)
+        rows, has_more = await self._page(query, offset, limit)
+        return Page([_workflow(row) for row in rows], has_more)
+
+    async def delete_workflow(self, workflow_id: str, now: datetime) -> bool:
+        """Soft-delete; False when there is no such workflow or it is already deleted."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(workflows)
+                .where(workflows.c.id == workflow_id, workflows.c.deleted_at.is_(None))
+                .values(deleted_at=now)
+            )
+        return result.rowcount == 1
+
+    # -- instances ----------------------------------------------------------------------------
+
+    async def insert_instance(self, record: InstanceRecord) -> None:
+        """Record a started instance unless the worker already did (it may be faster)."""
+        values = _instance_values(record)
+        async with self.db.write() as conn:
+            await conn.execute(
+                self._insert(workflow_instances).values(**values).on_conflict_do_nothing()
+            )
+
+    async def save_progress(
+        self, instance: InstanceRecord, stages: list[StageStatusRecord]
+    ) -> None:
+        """Upsert an instance row and some of its stage rows in one transaction (idempotent)."""
+        values = _instance_values(instance)
+        upsert_instance = self._insert(workflow_instances).values(**values)
+        upsert_instance = upsert_instance.on_conflict_do_update(
+            index_elements=[workflow_instances.c.id],
+            set_={
+                key: upsert_instance.excluded[key]
+                for key in ("updated_at", "terminated", "terminated_at", "error")
+            },
+        )
+        async with self.db.write() as conn:
+            await conn.execute(upsert_instance)
+            if stages:
+                insert_stages = self._insert(workflow_instance_stage_statuses).values(
+                    [asdict(stage) for stage in stages]
+                )
+                await conn.execute(
+                    insert_stages.on_conflict_do_update(
+                        index_elements=[
+                            workflow_instance_stage_statuses.c.instance_id,
+                            workflow_instance_stage_statuses.c.stage,
+                        ],
+                        set_={
+                            key: insert_stages.excluded[key]
+                            for key in (
+                                "temporal_run_id",
+                                "terminated_at",
+                                "error",
+                                "name",
+                                "input",
+                            )
+                        },
+                    )
+                )
+
+    async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        query = _instances_with_workflow().where(workflow_instances.c.id == instance_id)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+            if row is None:
+                return None
+            stage_rows = (
+                await conn.execute(
+                    select(workflow_instance_stage_statuses)
+                    .where(workflow_instance_stage_statuses.c.instance_id == instance_id)
+                    .order_by(workflow_instance_stage_statuses.c.stage)
+                )
+            ).mappings()
+            stages = [StageStatusRecord(**row) for row in stage_rows]
+        return _instance(row, stages)
+
+    async def list_instances(
+        self, workflow_id: str, running: bool, offset: int, limit: int | None
+    ) -> Page[InstanceRecord]:
+        query = _instances_with_workflow().where(workflows.c.deleted_at.is_(None))
+        if workflow_id:
+            query = query.where(workflow_instances.c.workflow_id == workflow_id)
+        if running:
+            query = query.where(workflow_instances.c.terminated.is_(False))
+        query = query.order_by(workflow_instances.c.created_at, workflow_instances.c.id)
+        rows, has_more = await self._page(query, offset, limit)
+        return Page([_instance(row) for row in rows], has_more)
+
+    async def running_instance_ids(self) -> list[str]:
+        async with self.db.read() as conn:
+            result = await conn.execute(
+                select(workflow_instances.c.id).where(workflow_instances.c.terminated.is_(False))
+            )
+            return list(result.scalars())
+
+    async def list_activities(self, instance_id: str, stage: int) -> list[ActivityRecord]:
+        table = workflow_instance_activities
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(table)
+                    .where(table.c.instance_id == instance_id, table.c.stage == stage)
+                    .order_by(table.c.started_at, table.c.activity_id)
+                )
+            ).mappings()
+            return [ActivityRecord(**row) for row in rows]
+
+    async def save_activity(self, record: ActivityRecord) -> None:
+        """Record an activity's start or outcome; a later write for the same id replaces it."""
+        values = asdict(record)
+        statement = self._insert(workflow_instance_activities).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[
+                workflow_instance_activities.c.instance_id,
+                workflow_instance_activities.c.stage,
+                workflow_instance_activities.c.activity_id,
+            ],
+            set_={
+                key: statement.excluded[key]
+                for key in ("output", "error", "attempt", "terminated_at")
+            },
+        )
+        async with self.db.write() as conn:
+            await conn.execute(statement)
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    async def create_trigger(self, record: TriggerRecord) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(triggers.insert().values(**asdict(record)))
+
+    async def get_trigger(self, trigger_id: str) -> TriggerRecord | None:
+        query = select(triggers).where(triggers.c.id == trigger_id, triggers.c.deleted_at.is_(None))
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return TriggerRecord(**row) if row else None
+
+    async def list_triggers(self, name: str, offset: int, limit: int | None) -> Page[TriggerRecord]:
+        query = select(triggers).where(triggers.c.deleted_at.is_(None))
+        if name:
+            pattern = "%" + _escape_like(name.lower()) + "%"
+            query = query.where(func.lower(triggers.c.name).like(pattern, escape="\\"))
+        query = query.order_by(triggers.c.created_at, triggers.c.id)
+        rows, has_more = await self._page(query, offset, limit)
+        return Page([TriggerRecord(**row) for row in rows], has_more)
+
+    async def delete_trigger(self, trigger_id: str, now: datetime) -> bool:
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(triggers)
+                .where(triggers.c.id == trigger_id, triggers.c.deleted_at.is_(None))
+                .values(deleted_at=now)
+            )
+        return result.rowcount == 1
+
+    async def list_occurrences(
+        self, trigger_id: str, offset: int, limit: int | None
+    ) -> Page[OccurrenceRecord]:
+        occurrence = triggers_occurrences
+        query = (
+            select(occurrence, *_instance_columns())
+            .select_from(
+                occurrence.outerjoin(
+                    workflow_instances,
+                    workflow_instances.c.id == occurrence.c.workflow_instance_id,
+                )
+            )
+            .where(occurrence.c.trigger_id == trigger_id)
+            .order_by(occurrence.c.date, occurrence.c.id)
+        )
+        rows, has_more = await self._page(query, offset, limit)
+        return Page([_occurrence(row) for row in rows], has_more)
+
+    # -- service secrets ----------------------------------------------------------------------
+
+    async def secret(self, name: str, create: bytes) -> bytes:
+        """The stored secret of that name; `create` is stored first when there is none."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                self._insert(service_secrets)
+                .values(name=name, value=create)
+                .on_conflict_do_nothing()
+            )
+            result = await conn.execute(
+                select(service_secrets.c.value).where(service_secrets.c.name == name)
+            )
+            return bytes(result.scalar_one())
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _page(
+        self, query: Select[Any], offset: int, limit: int | None
+    ) -> tuple[list[RowMapping], bool]:
+        if limit is not None:
+            query = query.offset(offset).limit(limit + 1)
+        async with self.db.read() as conn:
+            rows = list((await conn.execute(query)).mappings())
+        if limit is not None and len(rows) > limit:
+            return rows[:limit], True
+        return rows, False
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _instance_values(record: InstanceRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workflow_id": record.workflow_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "terminated": record.terminated,
+        "terminated_at": record.terminated_at,
+        "error": record.error,
+    }
+
+
+def _workflow_columns() -> list[Any]:
+    return [column.label(f"wf_{column.name}") for column in workflows.c]
+
+
+def _instance_columns() -> list[Any]:
+    return [column.label(f"instance_{column.name}") for column in workflow_instances.c]
+
+
+def _instances_with_workflow() -> Select[Any]:
+    return select(workflow_instances, *_workflow_columns()).select_from(
+        workflow_instances.join(workflows, workflows.c.id == workflow_instances.c.workflow_id)
+    )
+
+
+def _workflow(row: RowMapping, prefix: str = "") -> WorkflowRecord:
+    return WorkflowRecord(
+        id=row[f"{prefix}id"],
+        config=row[f"{prefix}config"],
+        created_at=row[f"{prefix}created_at"],
+        updated_at=row[f"{prefix}updated_at"],
+        deleted_at=row[f"{prefix}deleted_at"],
+    )
+
+
+def _instance(
+    row: RowMapping, stages: list[StageStatusRecord] | None = None, prefix: str = ""
+) -> InstanceRecord:
+    return InstanceRecord(
+        id=row[f"{prefix}id"],
+        workflow_id=row[f"{prefix}workflow_id"],
+        created_at=row[f"{prefix}created_at"],
+        updated_at=row[f"{prefix}updated_at"],
+        terminated=row[f"{prefix}terminated"],
+        terminated_at=row[f"{prefix}terminated_at"],
+        error=row[f"{prefix}error"],
+        workflow=_workflow(row, "wf_") if "wf_config" in row else None,
+        stages=stages or [],
+    )
+
+
+def _occurrence(row: RowMapping) -> OccurrenceRecord:
+    instance = _instance(row, prefix="instance_") if row["instance_id"] else None
+    return OccurrenceRecord(
+        id=row["id"],
+        trigger_id=row["trigger_id"],
+        date=row["date"],
+        event=row["event"],
+        workflow_instance_id=row["workflow_instance_id"],
+        error=row["error"],
+        instance=instance,
+    )

@@ -1,0 +1,134 @@
+"""The database schema. Table and column names follow the reference implementation's schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database (as the reference stores it), aware UTC in Python."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String, primary_key=True),
+    # JSON rather than JSONB so the config comes back with its keys in the order submitted.
+    Column("config", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index("workflows_created", "created_at", "id"),
+)
+
+workflow_instances = Table(
+    "workflow_instances",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("workflow_id", String, ForeignKey("workflows.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("terminated", Boolean, nullable=False, default=False),
+    Column("terminated_at", UTCDateTime),
+    Column("error", Text),
+    Index("workflow_instances_created", "created_at", "id"),
+    Index("workflow_instances_workflow", "workflow_id"),
+)
+
+# One row per stage reached. `name` and `input` are set once the stage has been resolved and
+# started: they make the instance history, which must outlive Temporal's retention.
+workflow_instance_stage_statuses = Table(
+    "workflow_instance_stage_statuses",
+    metadata,
+    Column("instance_id", String, ForeignKey("workflow_instances.id"), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    Column("temporal_run_id", String, nullable=False, default=""),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("terminated_at", UTCDateTime),
+    Column("error", Text),
+    Column("name", String),
+    Column("input", JSON),
+)
+
+# One row per activity of a stage, recorded by the activity itself as it runs.
+workflow_instance_activities = Table(
+    "workflow_instance_activities",
+    metadata,
+    Column("instance_id", String, ForeignKey("workflow_instances.id"), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    Column("activity_id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("input", JSON, nullable=False),
+    Column("output", JSON),
+    Column("error", Text),
+    Column("attempt", Integer, nullable=False, default=1),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("terminated_at", UTCDateTime),
+)
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("workflow_id", String, ForeignKey("workflows.id"), nullable=False),
+    Column("name", String, nullable=False, default=""),
+    Column("event", String, nullable=False),
+    Column("version", String),
+    Column("filter", Text),
+    Column("vars", JSON),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
+    Index("triggers_created", "created_at", "id"),
+)
+
+triggers_occurrences = Table(
+    "triggers_occurrences",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("trigger_id", String, ForeignKey("triggers.id"), nullable=False),
+    Column("workflow_instance_id", String, ForeignKey("workflow_instances.id")),
+    Column("date", UTCDateTime, nullable=False),
+    Column("event", JSON, nullable=False),
+    Column("error", Text),
+    Index("triggers_occurrences_trigger", "trigger_id", "date", "id"),
+)
+
+# Small service-wide secrets shared by every process of a deployment (the token signing key).
+service_secrets = Table(
+    "service_secrets",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
