@@ -1,0 +1,28 @@
+"""Variable interpolation in stage parameters (reference §5.5).
+
+`${name}` anywhere in a string, any number of times, is replaced by the run variable `name`; a
+variable that was not given becomes the empty string. There is no escaping, no nesting and no
+expression: `${}` is left as it is.
+
+This lives with the stages (the lowest layer that needs it) and is re-exported by
+`flows.workflows.interpolation`, so that stages never import from the layer above them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# `${` then one or more characters other than `}` then `}`: the reference's pattern, which is why
+# `${}` never matches and stays untouched.
+VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """Replace every `${name}` in `text` with its variable's value, or "" when it is missing."""
+    return VARIABLE.sub(lambda match: variables.get(match.group(1), ""), text)
+
+
+def has_variables(text: str) -> bool:
+    """Whether `text` refers to a variable, so that its value is only known at run time."""
+    return VARIABLE.search(text) is not None
