@@ -1,1 +1,0 @@
-"""Test helpers shared across the suite (private PostgreSQL cluster, ...)."""
