@@ -82,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if settings.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Migration progress is noise at every start; failures still surface as errors.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from flows import server
+    from flows.datadir import DataDirLocked
 
     run = {"serve": server.serve, "worker": server.work, "migrate": server.migrate}[arguments.command]
     try:
         asyncio.run(run(settings))
-    except server.StartupError as error:
+    except (server.StartupError, DataDirLocked) as error:
         print(f"flows: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -42,6 +42,25 @@ def flows_version() -> str:
         return version("flows")
     except PackageNotFoundError:
         return "develop"
+
+
+class _ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the signal once the API has stopped, which would end the process
+        # before the worker drains and the embedded Temporal stops: `serve` handles signals.
+        yield
+
+
+def _stop_on_signals(server: uvicorn.Server) -> None:
+    def stop() -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
 
 
 class StartupError(Exception):
@@ -164,7 +183,7 @@ async def serve(settings: Settings) -> None:
         )
         app = create_app(services, issuer)
         host, port = settings.listen_address()
-        server = uvicorn.Server(
+        server = _ApiServer(
             uvicorn.Config(
                 app,
                 host=host,
@@ -176,6 +195,7 @@ async def serve(settings: Settings) -> None:
         )
         worker = build_worker(run.client, settings.temporal_task_queue, run.repository) if settings.worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
+        _stop_on_signals(server)
         reconciling = asyncio.create_task(reconcile(run.repository, run.engine))
         try:
             await server.serve()

@@ -1,0 +1,98 @@
+"""Instances survive the service going away: a graceful restart, and a SIGKILL mid-flight."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.service import FlowsProcess
+
+
+def eventually(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[FlowsProcess]:
+    process = FlowsProcess(tmp_path / "data").start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def create_workflow(url: str, stages: list[dict]) -> str:
+    response = httpx.post(f"{url}/workflows", json={"stages": stages})
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+def run(url: str, workflow_id: str) -> str:
+    response = httpx.post(f"{url}/workflows/{workflow_id}/instances")
+    assert response.status_code == 201, response.text
+    return response.json()["data"]["id"]
+
+
+def instance(url: str, instance_id: str) -> dict:
+    response = httpx.get(f"{url}/instances/{instance_id}")
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def history(url: str, instance_id: str) -> list[dict]:
+    return httpx.get(f"{url}/instances/{instance_id}/history").json()["data"]
+
+
+def waiting_on_event(url: str, instance_id: str) -> bool:
+    entries = history(url, instance_id)
+    return bool(entries) and entries[-1]["name"] == "RunWaitEvent" and not entries[-1]["terminated"]
+
+
+def test_a_waiting_instance_survives_a_graceful_restart(service: FlowsProcess) -> None:
+    workflow_id = create_workflow(service.url, [{"wait_event": {"event": "approved"}}, {"noop": {}}])
+    instance_id = run(service.url, workflow_id)
+    eventually(lambda: waiting_on_event(service.url, instance_id))
+
+    assert service.stop() == 0
+    service.start()
+
+    assert not instance(service.url, instance_id)["terminated"]
+    sent = httpx.post(f"{service.url}/instances/{instance_id}/events", json={"name": "approved"})
+    assert sent.status_code == 204
+    eventually(lambda: instance(service.url, instance_id)["terminated"])
+    ended = instance(service.url, instance_id)
+    assert "error" not in ended
+    assert [entry["name"] for entry in history(service.url, instance_id)] == ["RunWaitEvent", "RunNoop"]
+
+
+def test_instances_complete_after_a_crash_and_run_each_stage_once(service: FlowsProcess) -> None:
+    waiting = run(service.url, create_workflow(service.url, [{"noop": {}}, {"wait_event": {"event": "go"}}]))
+    delaying = run(service.url, create_workflow(service.url, [{"delay": {"duration": "3s"}}, {"noop": {}}]))
+    eventually(lambda: waiting_on_event(service.url, waiting))
+    eventually(lambda: bool(history(service.url, delaying)))
+
+    service.kill()  # SIGKILL: no cleanup, the embedded Temporal is left behind
+    service.start()
+
+    assert httpx.post(f"{service.url}/instances/{waiting}/events", json={"name": "go"}).status_code == 204
+    for instance_id in (waiting, delaying):
+        eventually(lambda: instance(service.url, instance_id)["terminated"])
+        ended = instance(service.url, instance_id)
+        assert "error" not in ended
+        assert [row["stage"] for row in ended["status"]] == [0, 1]
+        assert all("terminatedAt" in row and "error" not in row for row in ended["status"])
+    assert [e["name"] for e in history(service.url, waiting)] == ["RunNoop", "RunWaitEvent"]
+    assert [e["name"] for e in history(service.url, delaying)] == ["RunDelay", "RunNoop"]
+
+
+def test_a_second_serve_on_the_same_data_dir_is_refused(service: FlowsProcess) -> None:
+    second = FlowsProcess(service.data_dir)
+    with pytest.raises(RuntimeError, match="another flows serve"):
+        second.start()
