@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import Any
 
+import uvloop
+
 from flows.settings import Settings
 
 # (flag, help); every flag also reads the environment variable of its name in UPPER_SNAKE case.
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = {"serve": server.serve, "worker": server.work, "migrate": server.migrate}[arguments.command]
     try:
-        asyncio.run(run(settings))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(settings))
     except (server.StartupError, DataDirLocked) as error:
         print(f"flows: {error}", file=sys.stderr)
         return 2

@@ -118,20 +118,26 @@ class Repository:
                 )
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        query = _instances_with_workflow().where(workflow_instances.c.id == instance_id)
+        """The instance with its workflow and stage rows, in one round trip."""
+        stage = workflow_instance_stage_statuses
+        stage_columns = [column.label(f"stage_{column.name}") for column in stage.c]
+        query = (
+            _instances_with_workflow()
+            .add_columns(*stage_columns)
+            .outerjoin(stage, stage.c.instance_id == workflow_instances.c.id)
+            .where(workflow_instances.c.id == instance_id)
+            .order_by(stage.c.stage)
+        )
         async with self.db.read() as conn:
-            row = (await conn.execute(query)).mappings().first()
-            if row is None:
-                return None
-            stage_rows = (
-                await conn.execute(
-                    select(workflow_instance_stage_statuses)
-                    .where(workflow_instance_stage_statuses.c.instance_id == instance_id)
-                    .order_by(workflow_instance_stage_statuses.c.stage)
-                )
-            ).mappings()
-            stages = [StageStatusRecord(**row) for row in stage_rows]
-        return _instance(row, stages)
+            rows = list((await conn.execute(query)).mappings())
+        if not rows:
+            return None
+        stages = [
+            StageStatusRecord(**{column.name: row[f"stage_{column.name}"] for column in stage.c})
+            for row in rows
+            if row["stage_stage"] is not None
+        ]
+        return _instance(rows[0], stages)
 
     async def list_instances(
         self, workflow_id: str, running: bool, offset: int, limit: int | None
