@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,3 +97,18 @@ def test_a_second_serve_on_the_same_data_dir_is_refused(service: FlowsProcess) -
     second = FlowsProcess(service.data_dir)
     with pytest.raises(RuntimeError, match="another flows serve"):
         second.start()
+
+
+def test_an_instance_temporal_never_heard_of_is_ended_at_startup(service: FlowsProcess) -> None:
+    workflow_id = create_workflow(service.url, [{"noop": {}}])
+    service.stop()
+    with sqlite3.connect(service.data_dir / "flows.db") as database:
+        database.execute(
+            "INSERT INTO workflow_instances (id, workflow_id, created_at, updated_at, terminated) "
+            "VALUES ('lost-instance', ?, '2025-01-01 00:00:00', '2025-01-01 00:00:00', 0)",
+            (workflow_id,),
+        )
+    service.start()
+
+    eventually(lambda: instance(service.url, "lost-instance")["terminated"])
+    assert "Temporal state was lost" in instance(service.url, "lost-instance")["error"]
