@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -93,7 +94,11 @@ async def run_workflow(request: Request) -> Response:
         return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
     stored = await found.repository.get_instance(instance.id)
     if stored is None:
-        # The same Idempotency-Key is being used by a run that has not recorded its row yet.
+        # The same Idempotency-Key is being used by a run that has not recorded its row yet:
+        # answer with that run's instance (its creation time), not with this request's.
+        original = await found.engine.started_input(instance.id)
+        if original is not None:
+            instance = replace(instance, created_at=original.created_at, updated_at=original.created_at)
         return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
     return JSONResponse({"data": rendering.instance(stored)}, status_code=201)
 

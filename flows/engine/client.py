@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +23,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from flows.engine.models import InstanceInput, Outcome
 from flows.engine.workflow import InstanceWorkflow
+
+EVENTS_IN_FLIGHT = 4
+"""Concurrent event deliveries to one instance from one process (Temporal admits 10 updates)."""
+
+EVENT_RETRY_SECONDS = 3.0
+"""How long an event is retried while Temporal refuses it for too many updates in flight
+(several API processes sending to one instance); within the SDKs' 5 s timeout."""
 
 # Instance ids derived from an Idempotency-Key live in their own namespace.
 IDEMPOTENT_INSTANCES = uuid.UUID("6f1c2a7e-3c1b-4f7a-9a51-0b8d2f6c4e10")
@@ -42,6 +51,12 @@ class PendingActivity:
     next_execution: datetime | None
 
 
+class _Slots:
+    def __init__(self) -> None:
+        self.semaphore = asyncio.Semaphore(EVENTS_IN_FLIGHT)
+        self.users = 0
+
+
 def instance_id_for(workflow_id: str, idempotency_key: str | None) -> str:
     if idempotency_key is None:
         return str(uuid.uuid4())
@@ -52,6 +67,7 @@ class Engine:
     def __init__(self, client: Client, task_queue: str) -> None:
         self.client = client
         self.task_queue = task_queue
+        self._event_slots: dict[str, _Slots] = {}
 
     async def start(self, instance: InstanceInput) -> bool:
         """Start the instance's workflow; False when one with that id already exists."""
@@ -67,6 +83,25 @@ class Engine:
             return False
         return True
 
+    async def started_input(self, instance_id: str) -> InstanceInput | None:
+        """The input the instance's workflow was started with; None when Temporal has none.
+
+        A run retried with the same Idempotency-Key can arrive before the first run has recorded
+        the instance row: this is the first run's instance as it was started.
+        """
+        try:
+            async for event in self._handle(instance_id).fetch_history_events():
+                if not event.HasField("workflow_execution_started_event_attributes"):
+                    return None
+                payloads = event.workflow_execution_started_event_attributes.input.payloads
+                [started] = await self.client.data_converter.decode(payloads, [InstanceInput])
+                return started if isinstance(started, InstanceInput) else None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        return None
+
     def _handle(self, instance_id: str) -> WorkflowHandle[InstanceWorkflow, Outcome]:
         return self.client.get_workflow_handle_for(InstanceWorkflow.run, instance_id)
 
@@ -81,16 +116,48 @@ class Engine:
         return True
 
     async def deliver_event(self, instance_id: str, name: str, key: str | None) -> None:
+        # One update id for every attempt: Temporal delivers an update id once, so a retry below
+        # (or a client's retry with the same Idempotency-Key) never delivers the event twice.
+        update_id = key or str(uuid.uuid4())
+        handle = self._handle(instance_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + EVENT_RETRY_SECONDS
+        pause = 0.02
+        while True:
+            try:
+                async with self._slot(instance_id):
+                    await handle.execute_update(InstanceWorkflow.deliver_event, name, id=update_id)
+                return
+            except WorkflowUpdateFailedError as error:
+                raise EventRejected(_message(error)) from error
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    raise InstanceNotRunning() from error
+                # Temporal admits a few in-flight updates per workflow (10 by default) and
+                # refuses the rest: a burst of events to one instance waits its turn.
+                if error.status != RPCStatusCode.RESOURCE_EXHAUSTED or loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, instance_id: str) -> AsyncIterator[None]:
+        """One of the few concurrent event deliveries this process makes to an instance.
+
+        Beyond about ten updates in flight on one workflow, Temporal refuses or aborts them and
+        a burst of events slows to a crawl; queueing them here keeps a burst fast.
+        """
+        slots = self._event_slots.get(instance_id)
+        if slots is None:
+            slots = self._event_slots[instance_id] = _Slots()
+        slots.users += 1
         try:
-            await self._handle(instance_id).execute_update(
-                InstanceWorkflow.deliver_event, name, id=key or str(uuid.uuid4())
-            )
-        except WorkflowUpdateFailedError as error:
-            raise EventRejected(_message(error)) from error
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                raise InstanceNotRunning() from error
-            raise
+            async with slots.semaphore:
+                yield
+        finally:
+            slots.users -= 1
+            if slots.users == 0:
+                del self._event_slots[instance_id]
 
     async def cancel(self, instance_id: str, timeout: float) -> None:
         """Ask the instance to stop and wait (bounded) until it has."""
