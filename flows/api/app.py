@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -46,43 +48,49 @@ async def healthcheck(request: Request) -> Response:
     return JSONResponse({"default": "OK"})
 
 
-def _versioned_routes(prefix: str) -> list[Route]:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
     return [
-        Route(f"{prefix}/workflows", workflows.list_workflows, methods=["GET"]),
-        Route(f"{prefix}/workflows", workflows.create_workflow, methods=["POST"]),
-        Route(f"{prefix}/workflows/{{workflow_id}}", workflows.get_workflow, methods=["GET"]),
-        Route(f"{prefix}/workflows/{{workflow_id}}", workflows.delete_workflow, methods=["DELETE"]),
-        Route(
-            f"{prefix}/workflows/{{workflow_id}}/instances",
-            workflows.run_workflow,
-            methods=["POST"],
-        ),
-        Route(f"{prefix}/instances", instances.list_instances, methods=["GET"]),
-        Route(f"{prefix}/instances/{{instance_id}}", instances.get_instance, methods=["GET"]),
-        Route(
-            f"{prefix}/instances/{{instance_id}}/events", instances.send_event, methods=["POST"]
-        ),
-        Route(f"{prefix}/instances/{{instance_id}}/abort", instances.abort, methods=["PUT"]),
-        Route(
-            f"{prefix}/instances/{{instance_id}}/history",
-            instances.instance_history,
-            methods=["GET"],
-        ),
-        Route(
+        (f"{prefix}/workflows", "GET", workflows.list_workflows),
+        (f"{prefix}/workflows", "POST", workflows.create_workflow),
+        (f"{prefix}/workflows/{{workflow_id}}", "GET", workflows.get_workflow),
+        (f"{prefix}/workflows/{{workflow_id}}", "DELETE", workflows.delete_workflow),
+        (f"{prefix}/workflows/{{workflow_id}}/instances", "POST", workflows.run_workflow),
+        (f"{prefix}/instances", "GET", instances.list_instances),
+        (f"{prefix}/instances/{{instance_id}}", "GET", instances.get_instance),
+        (f"{prefix}/instances/{{instance_id}}/events", "POST", instances.send_event),
+        (f"{prefix}/instances/{{instance_id}}/abort", "PUT", instances.abort),
+        (f"{prefix}/instances/{{instance_id}}/history", "GET", instances.instance_history),
+        (
             f"{prefix}/instances/{{instance_id}}/stages/{{number}}/history",
+            "GET",
             instances.stage_history,
-            methods=["GET"],
         ),
-        Route(f"{prefix}/triggers", triggers.list_triggers, methods=["GET"]),
-        Route(f"{prefix}/triggers", triggers.create_trigger, methods=["POST"]),
-        Route(f"{prefix}/triggers/{{trigger_id}}", triggers.read_trigger, methods=["GET"]),
-        Route(f"{prefix}/triggers/{{trigger_id}}", triggers.delete_trigger, methods=["DELETE"]),
-        Route(
-            f"{prefix}/triggers/{{trigger_id}}/occurrences",
-            triggers.list_occurrences,
-            methods=["GET"],
-        ),
+        (f"{prefix}/triggers", "GET", triggers.list_triggers),
+        (f"{prefix}/triggers", "POST", triggers.create_trigger),
+        (f"{prefix}/triggers/{{trigger_id}}", "GET", triggers.read_trigger),
+        (f"{prefix}/triggers/{{trigger_id}}", "DELETE", triggers.delete_trigger),
+        (f"{prefix}/triggers/{{trigger_id}}/occurrences", "GET", triggers.list_occurrences),
     ]
+
+
+def _routes(endpoints: list[tuple[str, str, Endpoint]]) -> list[Route]:
+    """One route per path serving all of its methods, so that a 405 lists every allowed one."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for path, method, endpoint in endpoints:
+        by_path.setdefault(path, {})[method] = endpoint
+    return [Route(path, _by_method(handlers), methods=list(handlers)) for path, handlers in by_path.items()]
+
+
+def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        # Starlette answers HEAD on GET routes; HEAD is GET without the body.
+        handler = handlers.get(request.method) or handlers["GET"]
+        return await handler(request)
+
+    return endpoint
 
 
 def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
@@ -91,8 +99,7 @@ def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
         Route("/_healthcheck", healthcheck, methods=["GET"]),
         Route("/_info", info, methods=["GET"]),
         Route("/v2/_info", info, methods=["GET"]),
-        *_versioned_routes(""),
-        *_versioned_routes("/v2"),
+        *_routes(_versioned_endpoints("") + _versioned_endpoints("/v2")),
     ]
     app = Starlette(
         routes=routes,

@@ -48,7 +48,10 @@ async def on_http_error(_request: Request, error: Exception) -> Response:
     if error.status_code == 404:
         return error_response(404, NOT_FOUND, "no such route")
     if error.status_code == 405:
-        return error_response(405, VALIDATION, "method not allowed on this route")
+        response = error_response(405, VALIDATION, "method not allowed on this route")
+        # RFC 9110 §15.5.6: a 405 names the methods the route supports (Starlette's `Allow`).
+        response.headers.update(error.headers or {})
+        return response
     code = VALIDATION if error.status_code < 500 else INTERNAL
     return error_response(error.status_code, code, str(error.detail))
 

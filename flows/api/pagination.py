@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ from flows.storage.records import Page
 
 DEFAULT_PAGE_SIZE = 15
 MAX_PAGE_SIZE = 100
+# A Go int, as in the reference's tokens; also what SQL OFFSET takes (a signed 64-bit integer).
+MAX_OFFSET = 2**63 - 1
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
 
 @dataclass(frozen=True)
@@ -62,17 +66,25 @@ def _encode(query: PageQuery) -> str:
 
 
 def _decode(cursor: str) -> PageQuery:
+    # Python's decoder skips characters outside the alphabet; a corrupted cursor must not pass.
+    if not _BASE64URL.fullmatch(cursor):
+        raise invalid("invalid 'cursor' query param")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         token = json.loads(raw)
         offset, page_size = token["offset"], token["pageSize"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
         raise invalid("invalid 'cursor' query param") from None
-    if not isinstance(offset, int) or not isinstance(page_size, int):
+    # `bool` is an `int` in Python, not in JSON: `{"offset": true}` is no offset.
+    if not _is_integer(offset) or not _is_integer(page_size):
         raise invalid("invalid 'cursor' query param")
-    if offset < 0 or not 0 < page_size <= MAX_PAGE_SIZE:
+    if not 0 <= offset <= MAX_OFFSET or not 0 < page_size <= MAX_PAGE_SIZE:
         raise invalid("invalid 'cursor' query param")
     return PageQuery(offset, page_size, token.get("filters"))
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def cursor_body(query: PageQuery, page: Page[Any], render: Callable[[Any], Any]) -> dict[str, Any]:

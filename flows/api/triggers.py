@@ -21,6 +21,9 @@ def _optional_string(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise invalid(f"validating data: '{key}' must be a string")
+    if value is not None and "\x00" in value:
+        # PostgreSQL text columns cannot hold NUL; refuse it on every backend alike.
+        raise invalid(f"validating data: '{key}' must not contain NUL characters")
     return value
 
 

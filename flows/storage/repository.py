@@ -47,6 +47,8 @@ class Repository:
             await conn.execute(workflows.insert().values(**asdict(record)))
 
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
+        if not _storable(workflow_id):
+            return None
         async with self.db.read() as conn:
             row = (
                 await conn.execute(select(workflows).where(workflows.c.id == workflow_id))
@@ -61,6 +63,8 @@ class Repository:
 
     async def delete_workflow(self, workflow_id: str, now: datetime) -> bool:
         """Soft-delete; False when there is no such workflow or it is already deleted."""
+        if not _storable(workflow_id):
+            return False
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(workflows)
@@ -118,6 +122,8 @@ class Repository:
                 )
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        if not _storable(instance_id):
+            return None
         """The instance with its workflow and stage rows, in one round trip."""
         stage = workflow_instance_stage_statuses
         stage_columns = [column.label(f"stage_{column.name}") for column in stage.c]
@@ -142,6 +148,8 @@ class Repository:
     async def list_instances(
         self, workflow_id: str, running: bool, offset: int, limit: int | None
     ) -> Page[InstanceRecord]:
+        if not _storable(workflow_id):
+            return Page([], False)
         query = _instances_with_workflow().where(workflows.c.deleted_at.is_(None))
         if workflow_id:
             query = query.where(workflow_instances.c.workflow_id == workflow_id)
@@ -159,6 +167,8 @@ class Repository:
             return list(result.scalars())
 
     async def list_activities(self, instance_id: str, stage: int) -> list[ActivityRecord]:
+        if not _storable(instance_id):
+            return []
         table = workflow_instance_activities
         async with self.db.read() as conn:
             rows = (
@@ -195,12 +205,16 @@ class Repository:
             await conn.execute(triggers.insert().values(**asdict(record)))
 
     async def get_trigger(self, trigger_id: str) -> TriggerRecord | None:
+        if not _storable(trigger_id):
+            return None
         query = select(triggers).where(triggers.c.id == trigger_id, triggers.c.deleted_at.is_(None))
         async with self.db.read() as conn:
             row = (await conn.execute(query)).mappings().first()
         return TriggerRecord(**row) if row else None
 
     async def list_triggers(self, name: str, offset: int, limit: int | None) -> Page[TriggerRecord]:
+        if not _storable(name):
+            return Page([], False)
         query = select(triggers).where(triggers.c.deleted_at.is_(None))
         if name:
             pattern = "%" + _escape_like(name.lower()) + "%"
@@ -210,6 +224,8 @@ class Repository:
         return Page([TriggerRecord(**row) for row in rows], has_more)
 
     async def delete_trigger(self, trigger_id: str, now: datetime) -> bool:
+        if not _storable(trigger_id):
+            return False
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(triggers)
@@ -221,6 +237,8 @@ class Repository:
     async def list_occurrences(
         self, trigger_id: str, offset: int, limit: int | None
     ) -> Page[OccurrenceRecord]:
+        if not _storable(trigger_id):
+            return Page([], False)
         occurrence = triggers_occurrences
         query = (
             select(occurrence, *_instance_columns())
@@ -263,6 +281,12 @@ class Repository:
         if limit is not None and len(rows) > limit:
             return rows[:limit], True
         return rows, False
+
+
+def _storable(text: str) -> bool:
+    """Whether a text column can hold `text`: PostgreSQL's cannot hold NUL, so no row has one and
+    a lookup by such a key finds nothing (instead of failing inside the driver)."""
+    return "\x00" not in text
 
 
 def _escape_like(text: str) -> str:
