@@ -68,5 +68,9 @@ def _dependency_down(error: Exception) -> bool:
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or isinstance(error.orig, OSError) or "connect" in str(error).lower()
     if isinstance(error, RPCError):
-        return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+        return error.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+        )
     return isinstance(error, (ConnectionError, TimeoutError))

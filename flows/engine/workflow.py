@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from flows.engine.bookkeeping import Bookkeeping
@@ -86,13 +86,13 @@ class InstanceWorkflow:
             status.name = stage.history_name
             status.input = stage.history_input()
             await stage.run(_Context(self))
-        except asyncio.CancelledError:
-            self._end_stage(status, CANCELED)
-            raise
         except StageFailure as failure:
             return self._end_stage(status, str(failure))
-        except ActivityError as failure:
-            return self._end_stage(status, _root_message(failure))
+        except (asyncio.CancelledError, ActivityError) as failure:
+            if not _is_cancellation(failure):
+                return self._end_stage(status, _root_message(failure))
+            self._end_stage(status, CANCELED)
+            raise asyncio.CancelledError() from failure
         return self._end_stage(status, None)
 
     def _end_stage(self, status: StageProgress, error: str | None) -> str | None:
@@ -108,7 +108,15 @@ class InstanceWorkflow:
         progress.updated_at = progress.terminated_at
         progress.error = error
         self._instance_saved = False
-        await self.save()
+        # The last write must land even when an abort arrives while it runs: the instance has
+        # ended either way, and a row left "running" would never be corrected.
+        while True:
+            try:
+                await self.save()
+                return
+            except (asyncio.CancelledError, ActivityError) as failure:
+                if not _is_cancellation(failure):
+                    raise
 
     def _touch(self, status: StageProgress) -> None:
         self._unsaved[status.number] = status
@@ -157,6 +165,13 @@ class _Context:
 
     async def wait_event(self, name: str) -> None:
         await self._instance.wait_event(name)
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    """An abort reaching the workflow, directly or through the activity it was awaiting."""
+    if isinstance(error, asyncio.CancelledError):
+        return True
+    return isinstance(error, ActivityError) and isinstance(error.cause, CancelledError)
 
 
 def _root_message(error: BaseException) -> str:
