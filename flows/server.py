@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -196,6 +197,8 @@ async def serve(settings: Settings) -> None:
         worker = build_worker(run.client, settings.temporal_task_queue, run.repository) if settings.worker else None
         worker_task = asyncio.create_task(worker.run()) if worker else None
         _stop_on_signals(server)
+        # Everything allocated so far lives as long as the process: keep the collector off it.
+        gc.freeze()
         reconciling = asyncio.create_task(reconcile(run.repository, run.engine))
         try:
             await server.serve()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from flows.stages.timestamps import format_rfc3339 as timestamp
 from flows.storage.records import (
     ActivityRecord,
     InstanceRecord,
@@ -13,15 +14,6 @@ from flows.storage.records import (
     TriggerRecord,
     WorkflowRecord,
 )
-
-
-def timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with `Z`, fraction trimmed of trailing zeros (as Go prints times)."""
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
 
 
 def _optional(body: dict[str, Any], **values: Any) -> dict[str, Any]:

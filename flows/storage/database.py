@@ -35,7 +35,9 @@ def sqlalchemy_url(postgres_uri: str | None, sqlite_path: Path | None) -> str:
 
 
 class Reader(Protocol):
-    async def execute(self, statement: Executable) -> Result[Any]: ...
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]: ...
 
 
 class _InlineReader:
@@ -45,8 +47,10 @@ class _InlineReader:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def execute(self, statement: Executable) -> Result[Any]:
-        return self._connection.execute(statement)
+    async def execute(
+        self, statement: Executable, parameters: dict[str, Any] | None = None
+    ) -> Result[Any]:
+        return self._connection.execute(statement, parameters)
 
 
 class Database:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -122,24 +122,16 @@ class Repository:
                 )
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
+        """The instance with its workflow and stage rows, in one round trip."""
         if not _storable(instance_id):
             return None
-        """The instance with its workflow and stage rows, in one round trip."""
-        stage = workflow_instance_stage_statuses
-        stage_columns = [column.label(f"stage_{column.name}") for column in stage.c]
-        query = (
-            _instances_with_workflow()
-            .add_columns(*stage_columns)
-            .outerjoin(stage, stage.c.instance_id == workflow_instances.c.id)
-            .where(workflow_instances.c.id == instance_id)
-            .order_by(stage.c.stage)
-        )
         async with self.db.read() as conn:
-            rows = list((await conn.execute(query)).mappings())
+            result = await conn.execute(_INSTANCE_WITH_STAGES, {"instance_id": instance_id})
+            rows = list(result.mappings())
         if not rows:
             return None
         stages = [
-            StageStatusRecord(**{column.name: row[f"stage_{column.name}"] for column in stage.c})
+            StageStatusRecord(**{name: row[f"stage_{name}"] for name in _STAGE_FIELDS})
             for row in rows
             if row["stage_stage"] is not None
         ]
@@ -317,6 +309,22 @@ def _instances_with_workflow() -> Select[Any]:
     return select(workflow_instances, *_workflow_columns()).select_from(
         workflow_instances.join(workflows, workflows.c.id == workflow_instances.c.workflow_id)
     )
+
+
+_STAGE_FIELDS = [column.name for column in workflow_instance_stage_statuses.c]
+# Built once: the most frequent read, where building the statement would cost more than running it.
+_INSTANCE_WITH_STAGES = (
+    _instances_with_workflow()
+    .add_columns(
+        *(column.label(f"stage_{column.name}") for column in workflow_instance_stage_statuses.c)
+    )
+    .outerjoin(
+        workflow_instance_stage_statuses,
+        workflow_instance_stage_statuses.c.instance_id == workflow_instances.c.id,
+    )
+    .where(workflow_instances.c.id == bindparam("instance_id"))
+    .order_by(workflow_instance_stage_statuses.c.stage)
+)
 
 
 def _workflow(row: RowMapping, prefix: str = "") -> WorkflowRecord:
