@@ -25,15 +25,17 @@ from __future__ import annotations
 import math
 import re
 from abc import abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, NoReturn, Self, cast
+from typing import Any, Final, NoReturn, Self, TypeVar, cast
 
 from flows.stages.base import ConfigError, Stage, StageFailure
 from flows.stages.durations import DurationError, parse_duration
 from flows.stages.interpolation import has_variables, interpolate
 from flows.stages.timestamps import parse_rfc3339
+
+T = TypeVar("T")
 
 
 class _Deferred:
@@ -196,27 +198,23 @@ class Reader:
 
     def date(self, obj: RawObject, name: str) -> datetime | None:
         """An RFC 3339 date with a time zone, as UTC with microseconds."""
-        raw, path = obj.get(name), obj.path_of(name)
-        if raw is None:
-            return None
-        if not isinstance(raw, str):
-            self.fail(path, "expected a string")
-        text = self._text(raw)
-        if not self.known(text):
-            return cast(datetime, DEFERRED)
-        if text == "":
-            return None
-        try:
-            return parse_rfc3339(text)
-        except ValueError:
-            self.fail(
-                path,
-                f"expected an RFC 3339 date with a time zone (like 2024-01-02T15:04:05Z), "
-                f"got {self._shown(raw, text)}",
-            )
+        expected = "an RFC 3339 date with a time zone (like 2024-01-02T15:04:05Z)"
+        return self._parsed(obj, name, parse_rfc3339, ValueError, expected)
 
     def duration(self, obj: RawObject, name: str) -> int | None:
         """A Go duration string (`30s`, `1h30m`, `1.5h`), as nanoseconds."""
+        expected = "a duration with units ns, us, ms, s, m or h (like 30s or 1h30m)"
+        return self._parsed(obj, name, parse_duration, DurationError, expected)
+
+    def _parsed(
+        self,
+        obj: RawObject,
+        name: str,
+        parse: Callable[[str], T],
+        error: type[Exception],
+        expected: str,
+    ) -> T | None:
+        """A string field holding a value of another type; "" (after interpolation) is unset."""
         raw, path = obj.get(name), obj.path_of(name)
         if raw is None:
             return None
@@ -224,17 +222,13 @@ class Reader:
             self.fail(path, "expected a string")
         text = self._text(raw)
         if not self.known(text):
-            return cast(int, DEFERRED)
+            return cast(T, DEFERRED)
         if text == "":
             return None
         try:
-            return parse_duration(text)
-        except DurationError:
-            self.fail(
-                path,
-                f"expected a duration with units ns, us, ms, s, m or h (like 30s or 1h30m), "
-                f"got {self._shown(raw, text)}",
-            )
+            return parse(text)
+        except error:
+            self.fail(path, f"expected {expected}, got {self._shown(raw, text)}")
 
     def string_map(self, obj: RawObject, name: str) -> dict[str, str] | None:
         """An object of strings (metadata). Values are interpolated, keys are not."""

@@ -122,20 +122,17 @@ class Repository:
                 )
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
-        """The instance with its workflow and stage rows, in one round trip."""
+        """The instance with its workflow and stage rows."""
         if not _storable(instance_id):
             return None
+        parameters = {"instance_id": instance_id}
         async with self.db.read() as conn:
-            result = await conn.execute(_INSTANCE_WITH_STAGES, {"instance_id": instance_id})
-            rows = list(result.mappings())
-        if not rows:
-            return None
-        stages = [
-            StageStatusRecord(**{name: row[f"stage_{name}"] for name in _STAGE_FIELDS})
-            for row in rows
-            if row["stage_stage"] is not None
-        ]
-        return _instance(rows[0], stages)
+            row = (await conn.execute(_INSTANCE, parameters)).mappings().first()
+            if row is None:
+                return None
+            stage_rows = (await conn.execute(_STAGES, parameters)).mappings()
+            stages = [StageStatusRecord(**stage) for stage in stage_rows]
+        return _instance(row, stages)
 
     async def list_instances(
         self, workflow_id: str, running: bool, offset: int, limit: int | None
@@ -311,18 +308,11 @@ def _instances_with_workflow() -> Select[Any]:
     )
 
 
-_STAGE_FIELDS = [column.name for column in workflow_instance_stage_statuses.c]
-# Built once: the most frequent read, where building the statement would cost more than running it.
-_INSTANCE_WITH_STAGES = (
-    _instances_with_workflow()
-    .add_columns(
-        *(column.label(f"stage_{column.name}") for column in workflow_instance_stage_statuses.c)
-    )
-    .outerjoin(
-        workflow_instance_stage_statuses,
-        workflow_instance_stage_statuses.c.instance_id == workflow_instances.c.id,
-    )
-    .where(workflow_instances.c.id == bindparam("instance_id"))
+# Built once: the most frequent reads, where building a statement costs more than running it.
+_INSTANCE = _instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id"))
+_STAGES = (
+    select(workflow_instance_stage_statuses)
+    .where(workflow_instance_stage_statuses.c.instance_id == bindparam("instance_id"))
     .order_by(workflow_instance_stage_statuses.c.stage)
 )
 
