@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.service import FlowsProcess
+from tests.support.service import FlowsProcess, free_port
 
 FLOWS = [sys.executable, "-m", "flows.cli"]
 
@@ -64,3 +64,38 @@ def test_an_api_only_node_with_a_separate_worker_runs_instances(tmp_path: Path) 
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
         api.stop()
+
+
+def test_serve_runs_on_postgresql_and_an_existing_temporal(
+    tmp_path: Path, postgres_cluster  # noqa: F811  (session fixture from tests.support.postgres)
+) -> None:
+    temporal = subprocess.Popen(
+        [
+            _temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+            "--port", str(port := free_port()), "--http-port", str(free_port()),
+            "--metrics-port", str(free_port()), "--log-level", "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    uri = postgres_cluster.create_database("flows_external")
+    service = FlowsProcess(
+        tmp_path / "data", "--postgres-uri", uri, "--temporal-address", f"127.0.0.1:{port}"
+    )
+    try:
+        service.start()
+        created = httpx.post(f"{service.url}/workflows", json={"stages": [{"noop": {}}]})
+        workflow_id = created.json()["data"]["id"]
+        run = httpx.post(f"{service.url}/workflows/{workflow_id}/instances?wait=true", timeout=10)
+        assert run.json()["data"]["terminated"] is True
+        assert not (service.data_dir / "temporal.pid").exists(), "no embedded Temporal was started"
+    finally:
+        service.stop()
+        temporal.terminate()
+        temporal.wait(30)
+
+
+def _temporal_binary() -> str:
+    from flows.engine.devserver import find_temporal_binary
+
+    return str(find_temporal_binary())
