@@ -8,6 +8,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from flows.engine.bookkeeping import Bookkeeping
 from flows.engine.workflow import InstanceWorkflow
+from flows.stack.activities import StackActivities
+from flows.stack.client import StackClient
 from flows.storage.repository import Repository
 
 # Sized for a 2-core machine: enough in flight to keep Temporal busy, few enough that a workflow
@@ -17,13 +19,17 @@ MAX_LOCAL_ACTIVITIES = 32
 MAX_ACTIVITIES = 64
 
 
-def build_worker(client: Client, task_queue: str, repository: Repository) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, repository: Repository, stack: StackClient | None = None
+) -> Worker:
+    """`stack` is where stack activities call; without it the worker runs no money movement."""
     bookkeeping = Bookkeeping(repository)
+    stack_activities = StackActivities(stack, repository).all() if stack else []
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[InstanceWorkflow],
-        activities=[bookkeeping.record_progress],
+        activities=[bookkeeping.record_progress, *stack_activities],
         # Stage code is deterministic by construction (flows.stages and flows.workflows do no
         # I/O), so it is shared with the sandbox instead of being re-imported for every run.
         workflow_runner=SandboxedWorkflowRunner(

@@ -26,10 +26,19 @@ with workflow.unsafe.imports_passed_through():
         Progress,
         StageProgress,
     )
+    from flows.stack.activities import NON_RETRYABLE
     from flows.stages import STAGES
     from flows.stages.base import Stage, StageFailure
 
 RECORD_TIMEOUT = timedelta(seconds=30)
+# Reference §6: money flows must outlast outages, so stack calls retry with capped backoff forever.
+STACK_CALL_TIMEOUT = timedelta(seconds=60)
+STACK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=100),
+    non_retryable_error_types=NON_RETRYABLE,
+)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 
 
@@ -40,6 +49,8 @@ class InstanceWorkflow:
         self._unsaved: dict[int, StageProgress] = {}
         self._progress: Progress | None = None
         self._instance_saved = False
+        self._stage_number = 0
+        self._activities_started = 0
 
     @workflow.update(name="event")
     async def deliver_event(self, name: str) -> None:
@@ -80,6 +91,7 @@ class InstanceWorkflow:
         """Run one stage; the error that ends the instance, or None."""
         kind, raw = next(iter(entry.items()))
         status = StageProgress(number=number, started_at=workflow.now())
+        self._stage_number, self._activities_started = number, 0
         self._touch(status)
         try:
             stage: Stage = STAGES[kind].resolve(raw, variables)
@@ -143,6 +155,26 @@ class InstanceWorkflow:
             if self._unsaved.get(stage.number) == stage:
                 del self._unsaved[stage.number]
 
+    async def call(self, name: str, request: dict[str, Any]) -> Any:
+        await self.save()
+        # Activity ids `<stage>-<n>` make the idempotency keys: stable across retries and resets.
+        activity_id = f"{self._stage_number}-{self._activities_started}"
+        self._activities_started += 1
+        try:
+            return await workflow.execute_activity(
+                name,
+                request,
+                activity_id=activity_id,
+                start_to_close_timeout=STACK_CALL_TIMEOUT,
+                retry_policy=STACK_RETRY,
+            )
+        except ActivityError as failure:
+            if _is_cancellation(failure):
+                raise
+            cause = failure.cause
+            code = cause.type if isinstance(cause, ApplicationError) else None
+            raise StageFailure(_root_message(failure), code) from failure
+
     async def wait_event(self, name: str) -> None:
         if name not in self._events:
             await self.save()
@@ -165,6 +197,9 @@ class _Context:
 
     async def wait_event(self, name: str) -> None:
         await self._instance.wait_event(name)
+
+    async def call(self, activity: str, request: dict[str, Any]) -> Any:
+        return await self._instance.call(activity, request)
 
 
 def _is_cancellation(error: BaseException) -> bool:

@@ -20,7 +20,13 @@ class ConfigError(ValueError):
 
 
 class StageFailure(Exception):
-    """A stage that cannot complete; its message becomes the stage's and the instance's `error`."""
+    """A stage that cannot complete; its message becomes the stage's and the instance's `error`.
+
+    `code` is the remote error code when a stack call failed for good (e.g. `CONFLICT`)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class StageContext(Protocol):
@@ -32,6 +38,12 @@ class StageContext(Protocol):
 
     async def wait_event(self, name: str) -> None:
         """Return once an event of this name has been received (the oldest one is consumed)."""
+        ...
+
+    async def call(self, activity: str, request: dict[str, Any]) -> Any:
+        """Run a stack activity (e.g. `CreateTransaction`) for this stage and return the stack's
+        answer. Retryable failures are retried with backoff for as long as it takes; a failure
+        that is not retryable raises, and fails the stage with the remote's message."""
         ...
 
 

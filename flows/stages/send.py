@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from flows.stages.base import StageContext, StageFailure
+from flows.stages.base import StageContext
 from flows.stages.fields import RawObject, Reader, ReadStage
 from flows.stages.timestamps import format_rfc3339
 
@@ -31,8 +31,6 @@ DEFAULT_TRANSFER_TYPE = "TRANSFER"
 
 DEFAULT_PSP_ACCOUNT_METADATA = "formanceAccountID"
 """Metadata key, on the source account or wallet, holding the PSP account to pay out to."""
-
-NOT_AVAILABLE = "the send stage is not available yet: money movement comes with a later release"
 
 _ENDS = ("account", "wallet", "payment")
 
@@ -218,7 +216,10 @@ class Send(ReadStage):
         return shown
 
     async def run(self, ctx: StageContext) -> None:
-        raise StageFailure(NOT_AVAILABLE)
+        # Imported here: the money movement module builds on this module's parameter types.
+        from flows.stages.money import Mover
+
+        await Mover(ctx, self).run()
 
 
 def _end(reader: Reader, params: RawObject, name: str) -> RawObject:

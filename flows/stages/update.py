@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
-from flows.stages.base import StageContext, StageFailure
+from flows.stages.base import StageContext
 from flows.stages.fields import Reader, ReadStage
 
 DEFAULT_LEDGER = "main"
@@ -51,6 +51,6 @@ class Update(ReadStage):
         return {"account": self.account.to_json()}
 
     async def run(self, ctx: StageContext) -> None:
-        raise StageFailure(
-            "the update stage is not available yet: ledger writes come with a later release"
-        )
+        account = self.account
+        request = {"ledger": account.ledger, "account": account.id, "metadata": dict(account.metadata)}
+        await ctx.call("AddAccountMetadata", request)

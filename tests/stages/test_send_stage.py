@@ -428,14 +428,3 @@ def test_the_resolved_stage_equals_its_model() -> None:
         destination=Destination(wallet=Wallet("w", "", "main")),
         amount=Amount(100, "USD"),
     )
-
-
-async def test_running_is_not_available_yet(ctx: FakeStageContext) -> None:
-    stage = resolve(
-        source={"account": {"id": "a"}}, destination={"account": {"id": "b"}}, amount=USD
-    )
-    with pytest.raises(
-        StageFailure,
-        match=r"^the send stage is not available yet: money movement comes with a later release$",
-    ):
-        await stage.run(ctx)

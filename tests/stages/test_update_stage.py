@@ -63,7 +63,15 @@ def test_resolution_fails_with_a_message_naming_the_field(
     assert str(caught.value) == message
 
 
-async def test_running_is_not_available_yet(ctx: FakeStageContext) -> None:
-    stage = Update.resolve({"account": {"id": "a", "metadata": {}}}, {})
-    with pytest.raises(StageFailure, match=r"^the update stage is not available yet"):
-        await stage.run(ctx)
+async def test_running_adds_the_metadata_to_the_account(ctx: FakeStageContext) -> None:
+    stage = Update.resolve(
+        {"account": {"id": "merchant:${id}", "metadata": {"status": "${status}"}}},
+        {"id": "42", "status": "active"},
+    )
+    await stage.run(ctx)
+    assert ctx.calls == [
+        (
+            "AddAccountMetadata",
+            {"ledger": "main", "account": "merchant:42", "metadata": {"status": "active"}},
+        )
+    ]

@@ -1,0 +1,115 @@
+"""The activities that call the stack, named as the reference names them in stage history.
+
+Each activity records itself (input, output or error, attempt, times) in the database as it runs,
+so a stage's history outlives Temporal's retention; the live retry state of a pending activity
+comes from Temporal. Every write carries an Idempotency-Key derived from the instance and the
+activity id — never the run id — so a retried or replayed activity never moves money twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from flows.stack.client import StackClient, StackError
+from flows.storage.records import ActivityRecord
+from flows.storage.repository import Repository
+
+# Remote error codes that fail the stage at once; everything else is retried (reference §6).
+NON_RETRYABLE = ["VALIDATION", "CONFLICT", "NO_SCRIPT", "COMPILATION_FAILED"]
+
+Request = dict[str, Any]
+Call = Callable[[str], Awaitable[Any]]
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def idempotency_key() -> str:
+    info = activity.info()
+    return f"{info.workflow_id}-{info.activity_id}"
+
+
+def _transaction_history(body: Any) -> Any:
+    """Stage history shows a created transaction in the ledger v1 list shape, with `txid`."""
+    transaction = dict(body["data"])
+    transaction["txid"] = transaction.get("id")
+    return {"data": [transaction]}
+
+
+class StackActivities:
+    def __init__(self, client: StackClient, repository: Repository) -> None:
+        self.client = client
+        self.repository = repository
+
+    async def _recorded(
+        self,
+        name: str,
+        request: Request,
+        call: Call,
+        shown: Callable[[Any], Any] = lambda body: body,
+    ) -> Any:
+        info = activity.info()
+        stage = int(info.activity_id.split("-", 1)[0])
+        record = ActivityRecord(
+            instance_id=info.workflow_id,
+            stage=stage,
+            activity_id=info.activity_id,
+            name=name,
+            input=request,
+            started_at=info.scheduled_time.astimezone(UTC),
+            attempt=info.attempt,
+        )
+        await self.repository.save_activity(record)
+        try:
+            body = await call(idempotency_key())
+        except StackError as error:
+            failure = ApplicationError(
+                error.message or error.code, type=error.code or None, non_retryable=error.code in NON_RETRYABLE
+            )
+            if failure.non_retryable:
+                await self._finish(record, error=failure.message)
+            raise failure from error
+        await self._finish(record, output=shown(body) if body else None)
+        return body
+
+    async def _finish(self, record: ActivityRecord, **outcome: Any) -> None:
+        await self.repository.save_activity(
+            ActivityRecord(**{**record.__dict__, **outcome, "terminated_at": datetime.now(UTC)})
+        )
+
+    @activity.defn(name="GetAccount")
+    async def get_account(self, request: Request) -> Any:
+        path = f"/api/ledger/{_segment(request['ledger'])}/accounts/{_segment(request['id'])}"
+        return await self._recorded("GetAccount", request, lambda _key: self.client.request("GET", path))
+
+    @activity.defn(name="CreateTransaction")
+    async def create_transaction(self, request: Request) -> Any:
+        path = f"/api/ledger/v2/{_segment(request['Ledger'])}/transactions"
+        return await self._recorded(
+            "CreateTransaction",
+            request,
+            lambda key: self.client.request("POST", path, json=request["Data"], idempotency_key=key),
+            _transaction_history,
+        )
+
+    @activity.defn(name="AddAccountMetadata")
+    async def add_account_metadata(self, request: Request) -> Any:
+        path = (
+            f"/api/ledger/v2/{_segment(request['ledger'])}/accounts/"
+            f"{_segment(request['account'])}/metadata"
+        )
+        return await self._recorded(
+            "AddAccountMetadata",
+            request,
+            lambda key: self.client.request("POST", path, json=request["metadata"], idempotency_key=key),
+        )
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.get_account, self.create_transaction, self.add_account_metadata]
