@@ -150,8 +150,9 @@ class Mover:
         wallet = await self._wallet(source)
         if wallet.ledger == destination.ledger:
             subject = {"type": "ACCOUNT", "identifier": destination.id}
-            # The reference passes the stage's metadata as written here: null when absent.
-            await self._debit(wallet, source.balance, amount, self.send.metadata, subject)
+            # The reference passes null metadata here when the stage has none, which the SDKs'
+            # DebitWalletRequest (stage history, and the Wallets client) reject: `{}` means the same.
+            await self._debit(wallet, source.balance, amount, self.metadata, subject)
             return
         metadata = {**self.metadata, MOVE_TO_LEDGER: destination.ledger}
         await self._debit(wallet, source.balance, amount, metadata, None)
@@ -168,7 +169,8 @@ class Mover:
         leaving = {**self.metadata, MOVE_TO_LEDGER: to_wallet.ledger}
         await self._debit(from_wallet, source.balance, amount, leaving, None)
         entering = {**self.metadata, MOVE_FROM_LEDGER: from_wallet.ledger}
-        await self._credit(to_wallet, destination.balance, amount, entering, None)
+        # No source subject: Wallets credits from `world` when `sources` is empty.
+        await self._credit(to_wallet, destination.balance, amount, entering, [])
 
     async def _wallet_to_payment(
         self, source: Wallet, destination: PaymentDestination, amount: Amount
@@ -241,11 +243,15 @@ class Mover:
         balance: str,
         amount: Amount,
         metadata: dict[str, str],
-        sources: list[dict[str, str]] | None,
+        sources: list[dict[str, str]],
     ) -> None:
-        data: dict[str, Any] = {"amount": amount.to_json(), "balance": balance, "metadata": metadata}
-        if sources is not None:
-            data["sources"] = sources
+        # `sources` is always sent, as the reference does: the SDKs' CreditWalletRequest requires it.
+        data: dict[str, Any] = {
+            "amount": amount.to_json(),
+            "balance": balance,
+            "metadata": metadata,
+            "sources": sources,
+        }
         if self.timestamp is not None:
             data["timestamp"] = format_rfc3339(self.timestamp)
         await self.ctx.call("CreditWallet", {"id": wallet.id, "data": data})
@@ -255,7 +261,7 @@ class Mover:
         wallet: ResolvedWallet,
         balance: str,
         amount: Amount,
-        metadata: dict[str, str] | None,
+        metadata: dict[str, str],
         destination: dict[str, str] | None,
     ) -> None:
         data: dict[str, Any] = {"amount": amount.to_json(), "balances": [balance], "metadata": metadata}
