@@ -1,0 +1,142 @@
+"""The sandbox stack as one Starlette application serving the stack's gateway paths itself:
+
+* `/api/ledger/v2/…` and `/api/ledger/{ledger}/accounts/{address}` (v1): flows.sandbox.ledger_api
+* `/api/wallets/…`: flows.sandbox.wallets (ledger `wallets-002`)
+* `/api/payments/…`: flows.sandbox.payments
+* `/api/sandbox/…`: test hooks, flows.sandbox.hooks
+
+It carries no auth: whoever mounts it guards each prefix with the scopes of its service. The
+ledgers `default`, `main`, `orchestration-000-internal` (the orchestration's defaults) and
+`wallets-002` (created by Wallets at startup) exist from the first request on; any other ledger
+is created with `POST /api/ledger/v2/{ledger}` first, as on a real stack, unless
+`auto_create_ledgers` is set (a forgiving mode a real ledger does not have).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from flows.sandbox import hooks, ledger_api, payments, wallets
+from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
+from flows.sandbox.hooks import Hooks, HookedRequests
+from flows.sandbox.ledger import DEFAULT_BUCKET, Ledger
+from flows.sandbox.payments import Payments
+from flows.sandbox.rendering import error_response
+from flows.sandbox.wallets import WALLETS_LEDGER, Wallets
+from flows.storage.database import Database
+
+# Ledger name -> bucket. Wallets creates its ledger with the ledger's name as bucket.
+DEFAULT_LEDGERS: Mapping[str, str] = {
+    "default": DEFAULT_BUCKET,
+    "main": DEFAULT_BUCKET,
+    "orchestration-000-internal": DEFAULT_BUCKET,
+    WALLETS_LEDGER: WALLETS_LEDGER,
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class Sandbox:
+    """What the endpoints reach through `request.app.state.sandbox`."""
+
+    database: Database
+    ledger: Ledger
+    wallets: Wallets
+    payments: Payments
+    hooks: Hooks
+
+
+class _Bootstrap:
+    """Creates the default ledgers once, on the first request: a mounted sub-application gets no
+    lifespan events, and this must not slow down the start of `flows serve`."""
+
+    def __init__(self, ledger: Ledger, names: Mapping[str, str]) -> None:
+        self.ledger = ledger
+        self.names = dict(names)
+        self.done = False
+        self.lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        if self.done:
+            return
+        async with self.lock:
+            if not self.done:
+                await self.ledger.ensure_ledgers(self.names)
+                self.done = True
+
+
+def _routes(endpoints: list[tuple[str, str, Any]]) -> list[Route]:
+    """One route per path serving all of its methods, in the order given."""
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for path, method, endpoint in endpoints:
+        by_path.setdefault(path, {})[method] = endpoint
+    return [Route(path, _by_method(handlers), methods=list(handlers)) for path, handlers in by_path.items()]
+
+
+def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        handler = handlers.get(request.method) or handlers["GET"]
+        return await handler(request)
+
+    return endpoint
+
+
+async def _on_stack_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, StackError)
+    return error_response(error)
+
+
+async def _on_http_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 404:
+        return error_response(StackError(404, NOT_FOUND, "no such route in the sandbox stack"))
+    response = error_response(StackError(error.status_code, VALIDATION, str(error.detail)))
+    response.headers.update(error.headers or {})
+    return response
+
+
+def create_sandbox_app(
+    database: Database,
+    *,
+    auto_create_ledgers: bool = False,
+    record_requests: bool = True,
+    default_ledgers: Mapping[str, str] = DEFAULT_LEDGERS,
+) -> Starlette:
+    """The sandbox on a migrated `database` (SQLite or PostgreSQL).
+
+    `record_requests=False` skips the per-request recording write (for benchmarks).
+    `app.state.sandbox.hooks.release_all()` frees held requests, e.g. before a shutdown.
+    """
+    ledger = Ledger(database, auto_create_ledgers=auto_create_ledgers)
+    sandbox = Sandbox(
+        database=database,
+        ledger=ledger,
+        wallets=Wallets(ledger),
+        payments=Payments(database),
+        hooks=Hooks(database, record=record_requests),
+    )
+    endpoints = ledger_api.routes() + wallets.routes() + payments.routes() + hooks.routes()
+    app = Starlette(
+        routes=_routes(endpoints),
+        middleware=[
+            Middleware(
+                HookedRequests,
+                hooks=sandbox.hooks,
+                on_first_request=_Bootstrap(ledger, default_ledgers),
+            )
+        ],
+        exception_handlers={StackError: _on_stack_error, HTTPException: _on_http_error},
+    )
+    app.state.sandbox = sandbox
+    return app

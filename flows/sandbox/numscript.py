@@ -1,0 +1,851 @@
+"""The Numscript subset the sandbox ledger runs (stack-apis §1.9), compiled and executed in memory.
+
+Supported, following the machine runtime's grammar: a `vars` block (account, asset, number,
+string, monetary, portion) filled from `script.vars`; `send` with `[ASSET N]`, `[ASSET *]` or a
+monetary variable; sources `@acc`, `@acc allowing unbounded overdraft`, `@acc allowing overdraft
+up to [ASSET N]`, in-order blocks, `max [ASSET N] from …` and portion allotments; destinations
+`@acc`, in-order blocks (`max … to|kept`, `remaining to|kept`) and allotments; `set_tx_meta` and
+`set_account_meta`. Newlines are significant where the grammar wants them (after `(`, between
+the source and destination lines, before `)`, inside blocks); blank lines are tolerated.
+
+Anything else (`print`, `save`, `fail`, `meta()`/`balance()` variable origins, …) fails with
+COMPILATION_FAILED and says the sandbox does not support it.
+
+Execution is pure: it takes the current balances of the accounts involved and returns postings
+and metadata, or raises INSUFFICIENT_FUND. The caller locks and reads those balances first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+from flows.sandbox.errors import StackError, compilation_failed, insufficient_fund
+from flows.sandbox.names import WORLD, is_address, is_asset
+
+# -- program model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Monetary:
+    asset: str
+    amount: int | None  # None: `*`, everything the sources can give
+
+
+@dataclass(frozen=True)
+class AccountSource:
+    address: str
+    overdraft: Literal["none", "unbounded", "bounded"] = "none"
+    bound: Monetary | None = None  # for "allowing overdraft up to [ASSET N]"
+
+
+@dataclass(frozen=True)
+class InOrderSource:
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
+class CappedSource:
+    cap: Monetary
+    source: Source
+
+
+@dataclass(frozen=True)
+class AllotmentSource:
+    portions: tuple[Fraction | None, ...]  # None: `remaining`
+    sources: tuple[Source, ...]
+
+
+Source = AccountSource | InOrderSource | CappedSource | AllotmentSource
+
+
+@dataclass(frozen=True)
+class Kept:
+    pass
+
+
+@dataclass(frozen=True)
+class AccountDestination:
+    address: str
+
+
+@dataclass(frozen=True)
+class InOrderDestination:
+    caps: tuple[Monetary, ...]
+    targets: tuple[Target, ...]
+    remaining: Target
+
+
+@dataclass(frozen=True)
+class AllotmentDestination:
+    portions: tuple[Fraction | None, ...]
+    targets: tuple[Target, ...]
+
+
+Destination = AccountDestination | InOrderDestination | AllotmentDestination
+Target = Destination | Kept
+
+
+@dataclass(frozen=True)
+class Send:
+    monetary: Monetary
+    source: Source
+    destination: Destination
+
+
+@dataclass(frozen=True)
+class SetTxMeta:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SetAccountMeta:
+    address: str
+    key: str
+    value: str
+
+
+Statement = Send | SetTxMeta | SetAccountMeta
+
+
+@dataclass(frozen=True)
+class Posting:
+    source: str
+    destination: str
+    amount: int
+    asset: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "amount": self.amount,
+            "asset": self.asset,
+        }
+
+
+@dataclass(frozen=True)
+class Program:
+    statements: tuple[Statement, ...]
+
+    def volumes(self) -> set[tuple[str, str]]:
+        """Every (account, asset) the program may read or move: what the caller must lock."""
+        found: set[tuple[str, str]] = set()
+        for statement in self.statements:
+            if isinstance(statement, Send):
+                asset = statement.monetary.asset
+                for address in _source_accounts(statement.source) | _destination_accounts(
+                    statement.destination
+                ):
+                    found.add((address, asset))
+        return found
+
+
+def postings_program(postings: list[Posting], force: bool) -> Program:
+    """What the ledger runs for a postings request: one `send` per posting, in order; `force`
+    gives every non-world source an unbounded overdraft."""
+    statements: list[Statement] = []
+    for posting in postings:
+        overdraft: Literal["none", "unbounded"] = (
+            "unbounded" if force and posting.source != WORLD else "none"
+        )
+        statements.append(
+            Send(
+                Monetary(posting.asset, posting.amount),
+                AccountSource(posting.source, overdraft),
+                AccountDestination(posting.destination),
+            )
+        )
+    return Program(tuple(statements))
+
+
+# -- lexer ----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<nl>[\r\n][\s]*)
+  | (?P<ws>[ \t]+)
+  | (?P<comment>//[^\r\n]*|/\*.*?\*/)
+  | (?P<account>@[A-Za-z0-9_:-]+)
+  | (?P<variable>\$[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<string>"(?:[^"\\\r\n]|\\.)*")
+  | (?P<portion>\d+(?:\.\d+)?%|\d+/\d+)
+  | (?P<number>\d+)
+  | (?P<asset>[A-Z][A-Z0-9]*(?:/\d+)?)
+  | (?P<word>[a-z_]+)
+  | (?P<punct>[{}()\[\],=*])
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str
+    text: str
+    line: int
+
+
+def _tokens(plain: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position, line = 0, 1
+    while position < len(plain):
+        match = _TOKEN.match(plain, position)
+        if match is None:
+            raise compilation_failed(
+                f"compilation failed: line {line}: unexpected character {plain[position]!r}"
+            )
+        kind = match.lastgroup or ""
+        text = match.group()
+        if kind == "nl":
+            # A run of line breaks (and the blanks between them) is one NEWLINE.
+            if not tokens or tokens[-1].kind != "nl":
+                tokens.append(_Token("nl", "\n", line))
+        elif kind == "comment" and "\n" in text:
+            if not tokens or tokens[-1].kind != "nl":
+                tokens.append(_Token("nl", "\n", line))
+        elif kind not in ("ws", "comment"):
+            tokens.append(_Token(kind, text, line))
+        line += text.count("\n")
+        position = match.end()
+    tokens.append(_Token("eof", "", line))
+    return tokens
+
+
+# -- values of variables --------------------------------------------------------------------
+
+VariableType = Literal["account", "asset", "number", "string", "monetary", "portion"]
+_TYPES: tuple[str, ...] = ("account", "asset", "number", "string", "monetary", "portion")
+
+
+@dataclass(frozen=True)
+class _Value:
+    type: str
+    account: str = ""
+    asset: str = ""
+    number: int = 0
+    text: str = ""
+    monetary: Monetary | None = None
+    portion: Fraction | None = None
+
+    def metadata(self) -> str:
+        """How a value is written into metadata (always a string)."""
+        if self.type == "account":
+            return self.account
+        if self.type == "asset":
+            return self.asset
+        if self.type == "number":
+            return str(self.number)
+        if self.type == "monetary":
+            assert self.monetary is not None
+            return f"{self.monetary.asset} {self.monetary.amount}"
+        if self.type == "portion":
+            assert self.portion is not None
+            return f"{self.portion.numerator}/{self.portion.denominator}"
+        return self.text
+
+
+def _parse_portion(text: str) -> Fraction:
+    if text.endswith("%"):
+        value = Fraction(text[:-1]) / 100
+    else:
+        numerator, _, denominator = text.partition("/")
+        if int(denominator) == 0:
+            raise compilation_failed(f"invalid portion {text!r}")
+        value = Fraction(int(numerator), int(denominator))
+    if not 0 <= value <= 1:
+        raise compilation_failed(f"invalid portion {text!r}: must be between 0% and 100%")
+    return value
+
+
+def _variable_value(name: str, kind: str, raw: str) -> _Value:
+    def bad(why: str) -> StackError:
+        return compilation_failed(f"invalid value for variable ${name} ({kind}): {why}")
+
+    if kind == "account":
+        if not is_address(raw):
+            raise bad(f"invalid account address {raw!r}")
+        return _Value("account", account=raw)
+    if kind == "asset":
+        if not is_asset(raw):
+            raise bad(f"invalid asset {raw!r}")
+        return _Value("asset", asset=raw)
+    if kind == "number":
+        try:
+            return _Value("number", number=int(raw))
+        except ValueError as exc:
+            raise bad(f"not an integer: {raw!r}") from exc
+    if kind == "monetary":
+        asset, _, amount = raw.partition(" ")
+        if not is_asset(asset):
+            raise bad(f"invalid asset {asset!r}")
+        if not amount.isdigit():
+            raise bad(f"invalid amount {amount!r}")
+        return _Value("monetary", monetary=Monetary(asset, int(amount)))
+    if kind == "portion":
+        try:
+            return _Value("portion", portion=_parse_portion(raw))
+        except (ValueError, ZeroDivisionError) as exc:
+            raise bad(f"invalid portion {raw!r}") from exc
+    return _Value("string", text=raw)
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, plain: str, variables: Mapping[str, str]) -> None:
+        self.tokens = _tokens(plain)
+        self.position = 0
+        self.given = variables
+        self.values: dict[str, _Value] = {}
+
+    # token helpers
+
+    def peek(self, offset: int = 0) -> _Token:
+        return self.tokens[min(self.position + offset, len(self.tokens) - 1)]
+
+    def next(self) -> _Token:
+        token = self.peek()
+        self.position += 1
+        return token
+
+    def at(self, kind: str, text: str | None = None, offset: int = 0) -> bool:
+        token = self.peek(offset)
+        return token.kind == kind and (text is None or token.text == text)
+
+    def fail(self, expected: str) -> StackError:
+        token = self.peek()
+        found = "end of script" if token.kind == "eof" else repr(token.text)
+        return compilation_failed(f"compilation failed: line {token.line}: expected {expected}, found {found}")
+
+    def expect(self, kind: str, text: str | None = None) -> _Token:
+        if not self.at(kind, text):
+            raise self.fail(repr(text) if text else kind)
+        return self.next()
+
+    def newline(self) -> None:
+        if not self.at("nl"):
+            raise self.fail("a new line")
+        self.next()
+
+    def skip_newlines(self) -> None:
+        while self.at("nl"):
+            self.next()
+
+    # script
+
+    def script(self) -> Program:
+        self.skip_newlines()
+        if self.at("word", "vars"):
+            self.variables()
+            self.skip_newlines()
+        statements: list[Statement] = []
+        while not self.at("eof"):
+            statements.append(self.statement())
+            if not self.at("eof"):
+                self.newline()
+        if not statements:
+            raise compilation_failed("compilation failed: the script has no statement")
+        return Program(tuple(statements))
+
+    def variables(self) -> None:
+        self.expect("word", "vars")
+        self.expect("punct", "{")
+        self.skip_newlines()
+        declared: list[tuple[str, str]] = []
+        while not self.at("punct", "}"):
+            kind = self.expect("word").text
+            if kind not in _TYPES:
+                raise compilation_failed(f"compilation failed: unknown variable type {kind!r}")
+            name = self.expect("variable").text[1:]
+            if self.at("punct", "="):
+                raise compilation_failed(
+                    "compilation failed: variable origins (meta(), balance()) are not supported by the sandbox"
+                )
+            declared.append((name, kind))
+            self.skip_newlines()
+        self.next()
+        missing = [name for name, _ in declared if name not in self.given]
+        if missing:
+            raise compilation_failed(f"missing variables: {', '.join('$' + m for m in missing)}")
+        for name, kind in declared:
+            self.values[name] = _variable_value(name, kind, self.given[name])
+
+    def variable(self, *kinds: str) -> _Value:
+        token = self.expect("variable")
+        name = token.text[1:]
+        value = self.values.get(name)
+        if value is None:
+            raise compilation_failed(f"compilation failed: line {token.line}: undeclared variable ${name}")
+        if kinds and value.type not in kinds:
+            raise compilation_failed(
+                f"compilation failed: line {token.line}: ${name} is a {value.type}, expected {' or '.join(kinds)}"
+            )
+        return value
+
+    # statements
+
+    def statement(self) -> Statement:
+        token = self.peek()
+        if token.kind == "word" and token.text == "send":
+            return self.send()
+        if token.kind == "word" and token.text == "set_tx_meta":
+            self.next()
+            self.expect("punct", "(")
+            key = self.string()
+            self.expect("punct", ",")
+            value = self.expression()
+            self.expect("punct", ")")
+            return SetTxMeta(key, value.metadata())
+        if token.kind == "word" and token.text == "set_account_meta":
+            self.next()
+            self.expect("punct", "(")
+            address = self.account()
+            self.expect("punct", ",")
+            key = self.string()
+            self.expect("punct", ",")
+            value = self.expression()
+            self.expect("punct", ")")
+            return SetAccountMeta(address, key, value.metadata())
+        if token.kind == "word" and token.text in ("print", "save", "fail"):
+            raise compilation_failed(f"compilation failed: '{token.text}' is not supported by the sandbox")
+        raise self.fail("a statement (send, set_tx_meta, set_account_meta)")
+
+    def send(self) -> Send:
+        self.expect("word", "send")
+        monetary = self.monetary(allow_all=True)
+        self.expect("punct", "(")
+        self.newline()
+        self.skip_newlines()
+        source: Source | None = None
+        destination: Destination | None = None
+        for index in range(2):
+            if index == 1:
+                self.newline()
+                self.skip_newlines()
+            if self.at("word", "source") and source is None:
+                self.next()
+                self.expect("punct", "=")
+                source = self.value_aware_source()
+            elif self.at("word", "destination") and destination is None:
+                self.next()
+                self.expect("punct", "=")
+                destination = self.destination()
+            else:
+                raise self.fail("'source' or 'destination'")
+        self.newline()
+        self.skip_newlines()
+        self.expect("punct", ")")
+        assert source is not None and destination is not None
+        send = Send(monetary, source, destination)
+        _check_assets(send)
+        return send
+
+    # sources and destinations
+
+    def value_aware_source(self) -> Source:
+        if self.at("punct", "{") and self._block_starts_with_portion():
+            portions, sources = self.allotment(lambda: self._from_source())
+            return AllotmentSource(tuple(portions), tuple(sources))
+        return self.source()
+
+    def _from_source(self) -> Source:
+        self.expect("word", "from")
+        return self.source()
+
+    def source(self) -> Source:
+        if self.at("punct", "{"):
+            self.next()
+            self.newline()
+            self.skip_newlines()
+            sources: list[Source] = []
+            while not self.at("punct", "}"):
+                sources.append(self.source())
+                self.newline()
+                self.skip_newlines()
+            self.next()
+            if not sources:
+                raise compilation_failed("compilation failed: empty source block")
+            return InOrderSource(tuple(sources))
+        if self.at("word", "max"):
+            self.next()
+            cap = self.monetary(allow_all=False)
+            self.expect("word", "from")
+            return CappedSource(cap, self.source())
+        line = self.peek().line
+        address = self.account()
+        if not self.at("word", "allowing"):
+            return AccountSource(address)
+        self.next()
+        if address == WORLD:
+            raise compilation_failed(
+                f"compilation failed: line {line}: @world is already set to an unbounded overdraft"
+            )
+        if self.at("word", "unbounded"):
+            self.next()
+            self.expect("word", "overdraft")
+            return AccountSource(address, "unbounded")
+        self.expect("word", "overdraft")
+        self.expect("word", "up")
+        self.expect("word", "to")
+        return AccountSource(address, "bounded", self.monetary(allow_all=False))
+
+    def destination(self) -> Destination:
+        if not self.at("punct", "{"):
+            return AccountDestination(self.account())
+        if self._block_starts_with_portion():
+            portions, targets = self.allotment(self.target)
+            return AllotmentDestination(tuple(portions), tuple(targets))
+        self.next()
+        self.newline()
+        self.skip_newlines()
+        caps: list[Monetary] = []
+        targets: list[Target] = []
+        while self.at("word", "max"):
+            self.next()
+            caps.append(self.monetary(allow_all=False))
+            targets.append(self.target())
+            self.newline()
+            self.skip_newlines()
+        self.expect("word", "remaining")
+        remaining = self.target()
+        self.newline()
+        self.skip_newlines()
+        self.expect("punct", "}")
+        return InOrderDestination(tuple(caps), tuple(targets), remaining)
+
+    def target(self) -> Target:
+        if self.at("word", "kept"):
+            self.next()
+            return Kept()
+        self.expect("word", "to")
+        return self.destination()
+
+    def _block_starts_with_portion(self) -> bool:
+        offset = 1
+        while self.at("nl", offset=offset):
+            offset += 1
+        token = self.peek(offset)
+        if token.kind == "portion":
+            return True
+        if token.kind == "word" and token.text == "remaining":
+            # `remaining from` is an allotment; `remaining to|kept` ends an in-order destination.
+            return self.at("word", "from", offset=offset + 1)
+        if token.kind == "variable":
+            value = self.values.get(token.text[1:])
+            return value is not None and value.type == "portion"
+        return False
+
+    def allotment(self, item: object) -> tuple[list[Fraction | None], list]:  # type: ignore[type-arg]
+        assert callable(item)
+        self.expect("punct", "{")
+        self.newline()
+        self.skip_newlines()
+        portions: list[Fraction | None] = []
+        items: list = []  # type: ignore[type-arg]
+        while not self.at("punct", "}"):
+            if self.at("word", "remaining"):
+                self.next()
+                portions.append(None)
+            elif self.at("variable"):
+                value = self.variable("portion")
+                portions.append(value.portion)
+            else:
+                portions.append(_parse_portion(self.expect("portion").text))
+            items.append(item())
+            self.newline()
+            self.skip_newlines()
+        self.next()
+        _check_allotment(portions)
+        return portions, items
+
+    # expressions
+
+    def account(self) -> str:
+        if self.at("variable"):
+            return self.variable("account").account
+        token = self.expect("account")
+        address = token.text[1:]
+        if not is_address(address):
+            raise compilation_failed(f"compilation failed: line {token.line}: invalid account address {token.text!r}")
+        return address
+
+    def string(self) -> str:
+        if self.at("variable"):
+            return self.variable("string").text
+        token = self.expect("string")
+        return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
+
+    def monetary(self, allow_all: bool) -> Monetary:
+        if self.at("variable"):
+            value = self.variable("monetary")
+            assert value.monetary is not None
+            return value.monetary
+        self.expect("punct", "[")
+        if self.at("variable"):
+            asset = self.variable("asset").asset
+        else:
+            asset = self.expect("asset").text
+        if self.at("punct", "*"):
+            if not allow_all:
+                raise self.fail("an amount")
+            self.next()
+            amount: int | None = None
+        elif self.at("variable"):
+            amount = self.variable("number").number
+            if amount < 0:
+                raise compilation_failed("compilation failed: negative amount")
+        else:
+            amount = int(self.expect("number").text)
+        self.expect("punct", "]")
+        return Monetary(asset, amount)
+
+    def expression(self) -> _Value:
+        token = self.peek()
+        if token.kind == "variable":
+            return self.variable()
+        if token.kind == "account":
+            return _Value("account", account=self.account())
+        if token.kind == "string":
+            return _Value("string", text=self.string())
+        if token.kind == "number":
+            return _Value("number", number=int(self.next().text))
+        if token.kind == "portion":
+            return _Value("portion", portion=_parse_portion(self.next().text))
+        if token.kind == "punct" and token.text == "[":
+            return _Value("monetary", monetary=self.monetary(allow_all=False))
+        if token.kind == "asset":
+            return _Value("asset", asset=self.next().text)
+        raise self.fail("a value")
+
+
+def compile_script(plain: str, variables: Mapping[str, str] | None = None) -> Program:
+    """Parse a script; COMPILATION_FAILED on anything the machine runtime would refuse."""
+    return _Parser(plain, variables or {}).script()
+
+
+def _check_assets(send: Send) -> None:
+    asset = send.monetary.asset
+
+    def caps_of_source(source: Source) -> list[Monetary]:
+        if isinstance(source, AccountSource):
+            return [source.bound] if source.bound is not None else []
+        if isinstance(source, CappedSource):
+            return [source.cap, *caps_of_source(source.source)]
+        return [cap for child in source.sources for cap in caps_of_source(child)]
+
+    def caps_of_destination(destination: Destination | Kept) -> list[Monetary]:
+        if isinstance(destination, InOrderDestination):
+            found = list(destination.caps)
+            for target in (*destination.targets, destination.remaining):
+                found.extend(caps_of_destination(target))
+            return found
+        if isinstance(destination, AllotmentDestination):
+            return [cap for target in destination.targets for cap in caps_of_destination(target)]
+        return []
+
+    for cap in caps_of_source(send.source) + caps_of_destination(send.destination):
+        if cap.asset != asset:
+            raise compilation_failed(f"compilation failed: mismatching assets {cap.asset} and {asset}")
+
+
+def _check_allotment(portions: list[Fraction | None]) -> None:
+    if portions.count(None) > 1:
+        raise compilation_failed("compilation failed: more than one 'remaining' in an allotment")
+    total = sum((p for p in portions if p is not None), Fraction(0))
+    if total > 1 or (None not in portions and total != 1):
+        raise compilation_failed("compilation failed: the portions of an allotment must add up to 100%")
+
+
+def _source_accounts(source: Source) -> set[str]:
+    if isinstance(source, AccountSource):
+        return {source.address}
+    if isinstance(source, CappedSource):
+        return _source_accounts(source.source)
+    return {address for child in source.sources for address in _source_accounts(child)}
+
+
+def _destination_accounts(destination: Target) -> set[str]:
+    if isinstance(destination, AccountDestination):
+        return {destination.address}
+    if isinstance(destination, InOrderDestination):
+        found: set[str] = set()
+        for target in (*destination.targets, destination.remaining):
+            found |= _destination_accounts(target)
+        return found
+    if isinstance(destination, AllotmentDestination):
+        return {a for target in destination.targets for a in _destination_accounts(target)}
+    return set()
+
+
+# -- execution ------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    postings: list[Posting] = field(default_factory=list)
+    transaction_metadata: dict[str, str] = field(default_factory=dict)
+    account_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def allocate(total: int, portions: list[Fraction]) -> list[int]:
+    """The machine's split: floor every share, then hand out the rest one unit at a time in order."""
+    shares = [total * portion.numerator // portion.denominator for portion in portions]
+    left = total - sum(shares)
+    for index in range(len(shares)):
+        if left <= 0:
+            break
+        shares[index] += 1
+        left -= 1
+    return shares
+
+
+def _resolve_remaining(portions: tuple[Fraction | None, ...]) -> list[Fraction]:
+    known = sum((p for p in portions if p is not None), Fraction(0))
+    return [p if p is not None else 1 - known for p in portions]
+
+
+class _Run:
+    def __init__(self, balances: Mapping[tuple[str, str], int]) -> None:
+        self.balances: dict[tuple[str, str], int] = dict(balances)
+        self.taken: dict[str, int] = defaultdict(int)  # within the current send
+
+    def available(self, source: AccountSource, asset: str) -> int | None:
+        """What the account can still give in this send; None for no limit."""
+        if source.address == WORLD or source.overdraft == "unbounded":
+            return None
+        balance = self.balances.get((source.address, asset), 0) - self.taken[source.address]
+        if source.overdraft == "bounded" and source.bound is not None:
+            return max(0, balance + (source.bound.amount or 0))
+        return max(0, balance)
+
+    def take(self, source: Source, asset: str, wanted: int | None) -> list[tuple[str, int]]:
+        """Funding parts from `source`: up to `wanted`, or all it has when `wanted` is None."""
+        if isinstance(source, AccountSource):
+            available = self.available(source, asset)
+            if available is None:
+                if wanted is None:
+                    raise compilation_failed(
+                        f"cannot send all the funds of @{source.address}: it has an unbounded overdraft"
+                    )
+                amount = wanted
+            else:
+                amount = available if wanted is None else min(available, wanted)
+            self.taken[source.address] += amount
+            return [(source.address, amount)]
+        if isinstance(source, CappedSource):
+            assert source.cap.amount is not None
+            cap = source.cap.amount if wanted is None else min(source.cap.amount, wanted)
+            return self.take(source.source, asset, cap)
+        if isinstance(source, InOrderSource):
+            parts: list[tuple[str, int]] = []
+            for child in source.sources:
+                remaining = None if wanted is None else wanted - sum(a for _, a in parts)
+                if remaining == 0:
+                    break
+                parts.extend(self.take(child, asset, remaining))
+            return parts
+        if wanted is None:
+            raise compilation_failed("cannot send all the funds of an allotment of sources")
+        parts = []
+        shares = allocate(wanted, _resolve_remaining(source.portions))
+        for child, share in zip(source.sources, shares, strict=True):
+            got = self.take(child, asset, share)
+            if sum(a for _, a in got) < share:
+                raise _insufficient(child)
+            parts.extend(got)
+        return parts
+
+    def give(self, destination: Target, amount: int) -> list[tuple[str | None, int]]:
+        """Receiving parts; None is `kept` (the money stays with its source)."""
+        if isinstance(destination, Kept):
+            return [(None, amount)]
+        if isinstance(destination, AccountDestination):
+            return [(destination.address, amount)]
+        if isinstance(destination, InOrderDestination):
+            parts: list[tuple[str | None, int]] = []
+            left = amount
+            for cap, target in zip(destination.caps, destination.targets, strict=True):
+                assert cap.amount is not None
+                share = min(cap.amount, left)
+                parts.extend(self.give(target, share))
+                left -= share
+            parts.extend(self.give(destination.remaining, left))
+            return parts
+        shares = allocate(amount, _resolve_remaining(destination.portions))
+        return [
+            part
+            for target, share in zip(destination.targets, shares, strict=True)
+            for part in self.give(target, share)
+        ]
+
+    def send(self, send: Send) -> list[Posting]:
+        asset = send.monetary.asset
+        self.taken.clear()
+        funding = [part for part in self.take(send.source, asset, send.monetary.amount)]
+        total = sum(amount for _, amount in funding)
+        if send.monetary.amount is not None and total < send.monetary.amount:
+            raise _insufficient(send.source)
+        receiving = self.give(send.destination, total)
+        postings = _pair(funding, receiving, asset)
+        if total == 0 and not postings:
+            # A zero send still records its posting (what the postings API echoes back).
+            first_source = funding[0][0] if funding else next(iter(_source_accounts(send.source)))
+            first_destination = next((a for a, _ in receiving if a is not None), None)
+            if first_destination is not None:
+                postings = [Posting(first_source, first_destination, 0, asset)]
+        for posting in postings:
+            self.balances[(posting.source, asset)] = self.balances.get((posting.source, asset), 0) - posting.amount
+            self.balances[(posting.destination, asset)] = (
+                self.balances.get((posting.destination, asset), 0) + posting.amount
+            )
+        return postings
+
+
+def _pair(
+    funding: list[tuple[str, int]], receiving: list[tuple[str | None, int]], asset: str
+) -> list[Posting]:
+    postings: list[Posting] = []
+    sources = [[address, amount] for address, amount in funding if amount > 0]
+    index = 0
+    for destination, wanted in receiving:
+        while wanted > 0 and index < len(sources):
+            address, available = sources[index]
+            moved = min(wanted, available)
+            if destination is not None:
+                postings.append(Posting(str(address), destination, int(moved), asset))
+            wanted -= moved
+            sources[index][1] = available - moved
+            if sources[index][1] == 0:
+                index += 1
+    return postings
+
+
+def _insufficient(source: Source) -> StackError:
+    limited = sorted(
+        address
+        for address in _source_accounts(source)
+        if address != WORLD
+    )
+    names = ", ".join(f"@{a}" for a in limited) or "source"
+    return insufficient_fund(f"running numscript: account(s) {names} had/have insufficient funds")
+
+
+def execute(program: Program, balances: Mapping[tuple[str, str], int]) -> Outcome:
+    """Run the program on the given balances (missing pairs are 0)."""
+    run = _Run(balances)
+    outcome = Outcome()
+    for statement in program.statements:
+        if isinstance(statement, Send):
+            outcome.postings.extend(run.send(statement))
+        elif isinstance(statement, SetTxMeta):
+            outcome.transaction_metadata[statement.key] = statement.value
+        else:
+            outcome.account_metadata.setdefault(statement.address, {})[statement.key] = statement.value
+    return outcome
