@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flows.sandbox import hooks, ledger_api, payments, wallets
+from flows.sandbox import hooks, ledger_api, payments, wallets_api
 from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
 from flows.sandbox.hooks import Hooks, HookedRequests
 from flows.sandbox.ledger import DEFAULT_BUCKET, Ledger
@@ -126,7 +126,7 @@ def create_sandbox_app(
         payments=Payments(database),
         hooks=Hooks(database, record=record_requests),
     )
-    endpoints = ledger_api.routes() + wallets.routes() + payments.routes() + hooks.routes()
+    endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes() + hooks.routes()
     app = Starlette(
         routes=_routes(endpoints),
         middleware=[

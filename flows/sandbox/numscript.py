@@ -17,6 +17,7 @@ and metadata, or raises INSUFFICIENT_FUND. The caller locks and reads those bala
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -580,7 +581,10 @@ class _Parser:
         if self.at("variable"):
             return self.variable("string").text
         token = self.expect("string")
-        return bytes(token.text[1:-1], "utf-8").decode("unicode_escape")
+        try:
+            return str(json.loads(token.text))
+        except ValueError:
+            return token.text[1:-1]
 
     def monetary(self, allow_all: bool) -> Monetary:
         if self.at("variable"):
