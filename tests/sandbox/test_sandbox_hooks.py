@@ -1,0 +1,151 @@
+"""Test hooks of the sandbox: the request recording and holds (before and after commit)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from sandbox_support import SandboxServer, balances, eventually, new_ledger
+
+HOOKS = "/api/sandbox"
+
+
+def recorded(url: str, since: int = 0, **params: Any) -> list[dict[str, Any]]:
+    response = httpx.get(f"{url}{HOOKS}/requests", params={"since": since, **params})
+    assert response.status_code == 200, response.text
+    return response.json()["data"]  # type: ignore[no-any-return]
+
+
+def last_id(url: str) -> int:
+    found = recorded(url)
+    return found[-1]["id"] if found else 0
+
+
+def hold(url: str, method: str, path: str, when: str, **extra: Any) -> str:
+    response = httpx.post(f"{url}{HOOKS}/holds", json={"method": method, "path": path, "when": when, **extra})
+    assert response.status_code == 201, response.text
+    return str(response.json()["data"]["id"])
+
+
+def waiting(url: str, hold_id: str) -> int:
+    return int(httpx.get(f"{url}{HOOKS}/holds/{hold_id}").json()["data"]["waiting"])
+
+
+def post_transaction(url: str, ledger: str, amount: int, key: str | None = None, timeout: float = 30) -> httpx.Response:
+    body = {"postings": [{"source": "world", "destination": "users:held", "amount": amount, "asset": "USD"}], "metadata": {}}
+    headers = {"Idempotency-Key": key} if key else {}
+    return httpx.post(f"{url}/api/ledger/v2/{ledger}/transactions", json=body, headers=headers, timeout=timeout)
+
+
+def test_requests_are_recorded(sqlite_sandbox: SandboxServer) -> None:
+    url = sqlite_sandbox.url
+    ledger = new_ledger(url)
+    start = last_id(url)
+    post_transaction(url, ledger, 5, key="rec-1")
+    httpx.get(f"{url}/api/ledger/v2/{ledger}/accounts/users:held", params={"expand": "volumes"})
+    httpx.post(f"{url}/api/ledger/v2/{ledger}/transactions", content=b"not json")
+    found = recorded(url, start)
+    assert [(r["method"], r["path"], r["status"]) for r in found] == [
+        ("POST", f"/api/ledger/v2/{ledger}/transactions", 200),
+        ("GET", f"/api/ledger/v2/{ledger}/accounts/users:held", 200),
+        ("POST", f"/api/ledger/v2/{ledger}/transactions", 400),
+    ]
+    first, second, third = found
+    assert first["idempotencyKey"] == "rec-1" and first["query"] == ""
+    assert first["body"] == {
+        "postings": [{"source": "world", "destination": "users:held", "amount": 5, "asset": "USD"}],
+        "metadata": {},
+    }
+    assert second["query"] == "expand=volumes" and second["body"] is None and second["idempotencyKey"] is None
+    assert third["body"] == "not json"
+    assert first["id"] < second["id"] < third["id"] and first["receivedAt"].endswith("Z")
+    assert recorded(url, second["id"]) == [third]
+    assert recorded(url, start, path=f"/api/ledger/v2/{ledger}/accounts") == [second]
+    # Hook calls themselves are not recorded; a clear forgets, and ids keep increasing.
+    assert httpx.delete(f"{url}{HOOKS}/requests").status_code == 204
+    assert recorded(url) == []
+    httpx.get(f"{url}/api/ledger/v2/{ledger}")
+    [after_clear] = recorded(url)
+    assert after_clear["id"] > third["id"]
+
+
+def test_after_commit_hold_commits_then_waits(sqlite_sandbox: SandboxServer) -> None:
+    url = sqlite_sandbox.url
+    ledger = new_ledger(url)
+    path = f"/api/ledger/v2/{ledger}/transactions"
+    hold_id = hold(url, "POST", path, "after-commit")
+    with ThreadPoolExecutor(1) as pool:
+        pending: Future[httpx.Response] = pool.submit(post_transaction, url, ledger, 7)
+        eventually(lambda: waiting(url, hold_id) == 1)
+        # The write is durable and recorded while its answer is held back.
+        assert balances(url, ledger, "users:held") == {"USD": 7}
+        [seen] = recorded(url, path=path)
+        assert seen["status"] == 200
+        assert not pending.done()
+        state = httpx.get(f"{url}{HOOKS}/holds/{hold_id}").json()["data"]
+        assert state == {
+            "id": hold_id, "method": "POST", "path": path, "when": "after-commit",
+            "count": None, "caught": 1, "waiting": 1, "released": False,
+        }  # fmt: skip
+        assert httpx.delete(f"{url}{HOOKS}/holds/{hold_id}").status_code == 204
+        answer = pending.result(10)
+    assert answer.status_code == 200 and answer.json()["data"]["id"] == 1
+    assert httpx.get(f"{url}{HOOKS}/holds/{hold_id}").status_code == 404
+
+
+def test_before_commit_hold_waits_before_anything_is_written(sqlite_sandbox: SandboxServer) -> None:
+    url = sqlite_sandbox.url
+    ledger = new_ledger(url)
+    hold_id = hold(url, "POST", f"/api/ledger/v2/{ledger}/*", "before-commit")
+    with ThreadPoolExecutor(1) as pool:
+        pending: Future[httpx.Response] = pool.submit(post_transaction, url, ledger, 3)
+        eventually(lambda: waiting(url, hold_id) == 1)
+        assert balances(url, ledger, "users:held") == {}
+        # Other methods and paths pass.
+        assert httpx.get(f"{url}/api/ledger/v2/{ledger}/transactions").status_code == 200
+        httpx.delete(f"{url}{HOOKS}/holds/{hold_id}")
+        assert pending.result(10).status_code == 200
+    assert balances(url, ledger, "users:held") == {"USD": 3}
+
+
+def test_a_caller_that_gives_up_during_a_hold_and_retries_with_its_key_moves_money_once(
+    sqlite_sandbox: SandboxServer,
+) -> None:
+    """What a worker killed with its request in flight sees after a restart."""
+    url = sqlite_sandbox.url
+    ledger = new_ledger(url)
+    hold_id = hold(url, "POST", f"/api/ledger/v2/{ledger}/transactions", "after-commit", count=1)
+    try:
+        post_transaction(url, ledger, 9, key="crash-1", timeout=0.5)
+    except httpx.ReadTimeout:
+        pass
+    else:
+        raise AssertionError("the held request should not have been answered")
+    assert waiting(url, hold_id) == 1
+    retried = post_transaction(url, ledger, 9, key="crash-1")
+    assert retried.status_code == 200 and retried.headers["Idempotency-Hit"] == "true"
+    assert retried.json()["data"]["id"] == 1
+    httpx.delete(f"{url}{HOOKS}/holds/{hold_id}")
+    assert balances(url, ledger, "users:held") == {"USD": 9}
+    listed = httpx.get(f"{url}/api/ledger/v2/{ledger}/transactions").json()["cursor"]["data"]
+    assert len(listed) == 1
+    # The sandbox is still fine after answering a caller that had gone.
+    assert httpx.get(f"{url}/api/ledger/v2/{ledger}").status_code == 200
+
+
+def test_hold_requests_are_validated(sqlite_sandbox: SandboxServer) -> None:
+    url = sqlite_sandbox.url
+    for body in (
+        {"method": "POST", "path": "/api/x", "when": "later"},
+        {"method": "POST", "path": "relative", "when": "after-commit"},
+        {"method": "POST", "path": "/api/x", "when": "after-commit", "count": 0},
+        {"path": "/api/x", "when": "after-commit"},
+    ):
+        response = httpx.post(f"{url}{HOOKS}/holds", json=body)
+        assert response.status_code == 400 and response.json()["errorCode"] == "VALIDATION"
+    assert httpx.get(f"{url}{HOOKS}/holds/nope").status_code == 404
+    assert httpx.delete(f"{url}{HOOKS}/holds/nope").status_code == 404
+    hold_id = hold(url, "get", "/api/ledger/v2/never/", "before-commit")
+    assert any(h["id"] == hold_id and h["method"] == "GET" and h["path"] == "/api/ledger/v2/never" for h in httpx.get(f"{url}{HOOKS}/holds").json()["data"])
+    httpx.delete(f"{url}{HOOKS}/holds/{hold_id}")
