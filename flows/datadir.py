@@ -62,6 +62,11 @@ class DataDir:
         return self.path / "temporal.address"
 
     @property
+    def sandbox_url_path(self) -> Path:
+        """Where `flows serve` says its sandbox stack listens, for a `flows worker` beside it."""
+        return self.path / "sandbox.url"
+
+    @property
     def signing_key_path(self) -> Path:
         return self.path / "auth.key"
 

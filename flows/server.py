@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 import uvicorn
+from starlette.types import ASGIApp
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -24,12 +25,15 @@ from flows.api.tokens import (
     parse_clients_setting,
     signing_key_from_setting,
 )
+from flows.composition import WithSandbox
 from flows.datadir import DataDir, open_data_dir
 from flows.engine.client import Engine
 from flows.engine.devserver import EmbeddedTemporal, read_embedded_address
 from flows.engine.reconcile import reconcile
 from flows.engine.worker import build_worker
+from flows.sandbox.app import create_sandbox_app
 from flows.settings import Settings
+from flows.stack.client import Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
 
@@ -173,6 +177,28 @@ async def _issuer(run: Runtime) -> TokenIssuer:
     return issuer
 
 
+def _stack_client(settings: Settings, sandbox_url: str | None) -> StackClient:
+    """The stack the worker moves money on: `--stack-url`, else the sandbox of `flows serve`."""
+    if settings.stack_url:
+        credentials = None
+        if settings.stack_client_id:
+            credentials = Credentials(settings.stack_client_id, settings.stack_client_secret or "")
+        return StackClient(settings.stack_url, credentials)
+    if sandbox_url is None:
+        raise StartupError("no --stack-url, and no sandbox of a `flows serve` to use instead")
+    clients = parse_clients_setting(settings.auth_clients or "")
+    # With auth on, the worker calls the sandbox as the first configured client.
+    credentials = Credentials(*next(iter(clients.items()))) if clients else None
+    return StackClient(sandbox_url, credentials)
+
+
+def _own_url(settings: Settings) -> str:
+    host, port = settings.listen_address()
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
 async def serve(settings: Settings) -> None:
     async with runtime(settings, owns_data_dir=True) as run:
         issuer = await _issuer(run)
@@ -182,7 +208,14 @@ async def serve(settings: Settings) -> None:
             version=flows_version(),
             wait_timeout=settings.wait_timeout,
         )
-        app = create_app(services, issuer)
+        app: ASGIApp = create_app(services, issuer)
+        sandbox_url = None
+        if not settings.stack_url:
+            app = WithSandbox(app, create_sandbox_app(run.database), issuer)
+            sandbox_url = _own_url(settings)
+            if run.data_dir is not None:
+                run.data_dir.sandbox_url_path.write_text(sandbox_url)
+        stack = _stack_client(settings, sandbox_url)
         host, port = settings.listen_address()
         server = _ApiServer(
             uvicorn.Config(
@@ -194,7 +227,9 @@ async def serve(settings: Settings) -> None:
                 lifespan="off",
             )
         )
-        worker = build_worker(run.client, settings.temporal_task_queue, run.repository) if settings.worker else None
+        worker = None
+        if settings.worker:
+            worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack)
         worker_task = asyncio.create_task(worker.run()) if worker else None
         _stop_on_signals(server)
         # Everything allocated so far lives as long as the process: keep the collector off it.
@@ -208,11 +243,16 @@ async def serve(settings: Settings) -> None:
                 await worker.shutdown()
                 with contextlib.suppress(Exception):
                     await worker_task
+            await stack.close()
 
 
 async def work(settings: Settings) -> None:
     async with runtime(settings, owns_data_dir=False) as run:
-        worker = build_worker(run.client, settings.temporal_task_queue, run.repository)
+        sandbox_url = None
+        if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
+            sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
+        stack = _stack_client(settings, sandbox_url)
+        worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -220,6 +260,7 @@ async def work(settings: Settings) -> None:
         async with worker:
             logger.info("worker polling task queue '%s'", settings.temporal_task_queue)
             await stop.wait()
+        await stack.close()
 
 
 async def migrate(settings: Settings) -> None:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
 RECORD_TIMEOUT = timedelta(seconds=30)
 # Reference §6: money flows must outlast outages, so stack calls retry with capped backoff forever.
 STACK_CALL_TIMEOUT = timedelta(seconds=60)
+STACK_CALL_HEARTBEAT = timedelta(seconds=10)
 STACK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -166,6 +167,7 @@ class InstanceWorkflow:
                 request,
                 activity_id=activity_id,
                 start_to_close_timeout=STACK_CALL_TIMEOUT,
+                heartbeat_timeout=STACK_CALL_HEARTBEAT,
                 retry_policy=STACK_RETRY,
             )
         except ActivityError as failure:

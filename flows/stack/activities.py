@@ -8,6 +8,7 @@ activity id — never the run id — so a retried or replayed activity never mov
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,9 @@ from flows.storage.repository import Repository
 
 # Remote error codes that fail the stage at once; everything else is retried (reference §6).
 NON_RETRYABLE = ["VALIDATION", "CONFLICT", "NO_SCRIPT", "COMPILATION_FAILED"]
+# Heartbeats while a call is in flight let Temporal retry it soon after a worker dies, instead
+# of after the whole start-to-close timeout.
+HEARTBEAT_EVERY_S = 2.0
 
 Request = dict[str, Any]
 Call = Callable[[str], Awaitable[Any]]
@@ -34,6 +38,18 @@ def _segment(value: str) -> str:
 def idempotency_key() -> str:
     info = activity.info()
     return f"{info.workflow_id}-{info.activity_id}"
+
+
+async def _heartbeating(call: Awaitable[Any]) -> Any:
+    pending = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return pending.result()
+            activity.heartbeat()
+    finally:
+        pending.cancel()
 
 
 def _transaction_history(body: Any) -> Any:
@@ -68,7 +84,7 @@ class StackActivities:
         )
         await self.repository.save_activity(record)
         try:
-            body = await call(idempotency_key())
+            body = await _heartbeating(call(idempotency_key()))
         except StackError as error:
             failure = ApplicationError(
                 error.message or error.code, type=error.code or None, non_retryable=error.code in NON_RETRYABLE
@@ -111,5 +127,90 @@ class StackActivities:
             lambda key: self.client.request("POST", path, json=request["metadata"], idempotency_key=key),
         )
 
+    @activity.defn(name="GetWallet")
+    async def get_wallet(self, request: Request) -> Any:
+        path = f"/api/wallets/wallets/{_segment(request['id'])}"
+        return await self._recorded("GetWallet", request, lambda _key: self.client.request("GET", path))
+
+    @activity.defn(name="ListWallets")
+    async def list_wallets(self, request: Request) -> Any:
+        params = {"name": request["name"]}
+        return await self._recorded(
+            "ListWallets",
+            request,
+            lambda _key: self.client.request("GET", "/api/wallets/wallets", params=params),
+        )
+
+    @activity.defn(name="CreditWallet")
+    async def credit_wallet(self, request: Request) -> Any:
+        path = f"/api/wallets/wallets/{_segment(request['id'])}/credit"
+        return await self._recorded(
+            "CreditWallet",
+            request,
+            lambda key: self.client.request("POST", path, json=request["data"], idempotency_key=key),
+        )
+
+    @activity.defn(name="DebitWallet")
+    async def debit_wallet(self, request: Request) -> Any:
+        path = f"/api/wallets/wallets/{_segment(request['id'])}/debit"
+        return await self._recorded(
+            "DebitWallet",
+            request,
+            lambda key: self.client.request("POST", path, json=request["data"], idempotency_key=key),
+        )
+
+    @activity.defn(name="GetPayment")
+    async def get_payment(self, request: Request) -> Any:
+        path = f"/api/payments/payments/{_segment(request['id'])}"
+        return await self._recorded("GetPayment", request, lambda _key: self.client.request("GET", path))
+
+    @activity.defn(name="CreateTransferInitiation")
+    async def create_transfer_initiation(self, request: Request) -> Any:
+        return await self._recorded(
+            "CreateTransferInitiation",
+            request,
+            lambda key: self.client.request(
+                "POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key)
+            ),
+            lambda _body: None,
+        )
+
     def all(self) -> list[Callable[..., Any]]:
-        return [self.get_account, self.create_transaction, self.add_account_metadata]
+        return [
+            self.get_account,
+            self.create_transaction,
+            self.add_account_metadata,
+            self.get_wallet,
+            self.list_wallets,
+            self.credit_wallet,
+            self.debit_wallet,
+            self.get_payment,
+            self.create_transfer_initiation,
+        ]
+
+
+def transfer_initiation(request: Request, reference: str) -> dict[str, Any]:
+    """The Payments body of reference §7: the reference is the (instance, activity) key, so a
+    retried initiation is refused by Payments as a duplicate instead of paying twice."""
+    transfer_type = str(request.get("type") or "TRANSFER").upper()
+    psp = str(request.get("provider") or "")
+    body: dict[str, Any] = {
+        "reference": reference,
+        "scheduledAt": "0001-01-01T00:00:00Z",
+        "description": f"{psp} {transfer_type}",
+        "sourceAccountID": request.get("source") or "",
+        "destinationAccountID": request["destination"],
+    }
+    if request.get("connectorID"):
+        body["connectorID"] = request["connectorID"]
+    if psp:
+        body["provider"] = psp.upper()
+    body.update(
+        type=transfer_type,
+        amount=request["amount"],
+        asset=request["asset"],
+        validated=not request.get("waitingValidation", False),
+    )
+    if request.get("metadata"):
+        body["metadata"] = request["metadata"]
+    return body

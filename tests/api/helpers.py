@@ -23,10 +23,11 @@ SEND = {
     "send": {
         "source": {"account": {"id": "world"}},
         "destination": {"account": {"id": "users:1"}},
-        "amount": {"amount": 100, "asset": "USD/2"},
+        "amount": {"amount": 100, "asset": "usd"},
     }
 }
-"""A valid send stage. Running it fails until money movement is released (flows/stages/send.py)."""
+"""A send stage that fails for good when it runs: the ledger rejects a lower-case asset
+(VALIDATION, not retried), and its message becomes the stage's and the instance's error."""
 
 
 def unknown_id() -> str:

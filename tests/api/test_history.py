@@ -125,7 +125,7 @@ def test_history_shows_a_failed_stage_and_its_error(api: Api) -> None:
     assert send["error"] == ended.error
     assert send["input"]["source"]["account"]["id"] == "world"
     assert send["input"]["destination"]["account"]["id"] == "users:1"
-    assert send["input"]["amount"] == {"amount": 100, "asset": "USD/2"}
+    assert send["input"]["amount"] == {"amount": 100, "asset": "usd"}
 
 
 def test_history_shows_a_canceled_stage(api: Api) -> None:
