@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from flows.sandbox import hooks, ledger_api, payments, wallets_api
 from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
-from flows.sandbox.hooks import Hooks, HookedRequests
+from flows.sandbox.hooks import HookedRequests, Hooks
 from flows.sandbox.ledger import DEFAULT_BUCKET, Ledger
 from flows.sandbox.payments import Payments
 from flows.sandbox.rendering import error_response

@@ -36,7 +36,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flows.sandbox.errors import INTERNAL, INTERNAL_ERROR, StackError, not_found, validation
+from flows.sandbox.errors import (
+    INTERNAL,
+    INTERNAL_ERROR,
+    StackError,
+    not_found,
+    validation,
+)
 from flows.sandbox.rendering import (
     data_response,
     empty_response,
@@ -200,7 +206,6 @@ class HookedRequests:
             return
         path = scope["path"].rstrip("/") or "/"
         scope = {**scope, "path": path}
-        await self.on_first_request()
         if path == HOOKS_PREFIX or path.startswith(HOOKS_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
@@ -220,6 +225,7 @@ class HookedRequests:
             messages.append(message)
 
         try:
+            await self.on_first_request()
             await self.app(scope, replay, keep)
         except Exception:
             logger.exception("sandbox: unexpected error during %s %s", method, path)

@@ -14,16 +14,13 @@ deadlock or serialization failure reported by PostgreSQL anyway is retried.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,15 +36,24 @@ from flows.sandbox.errors import (
     validation,
 )
 from flows.sandbox.filters import Predicate
-from flows.sandbox.names import is_ledger_name
-from flows.sandbox.numscript import (
-    Posting,
-    Program,
-    compile_script,
-    execute,
-    postings_program,
+from flows.sandbox.ledger_model import (
+    DEFAULT_BUCKET,
+    DEFAULT_FEATURES,
+    FEATURE_VALUES,
+    AccountView,
+    TransactionRequest,
+    Volumes,
+    WriteResult,
+    account_view,
+    fingerprint,
+    nested_volumes,
+    render_ledger,
+    render_transaction,
+    transaction_record,
 )
-from flows.sandbox.rendering import format_time, now
+from flows.sandbox.names import is_ledger_name
+from flows.sandbox.numscript import Posting, Program, execute, postings_program
+from flows.sandbox.rendering import now
 from flows.storage.database import Database, Reader
 from flows.storage.sandbox_tables import (
     sandbox_accounts,
@@ -57,23 +63,8 @@ from flows.storage.sandbox_tables import (
     sandbox_volumes,
 )
 
-DEFAULT_BUCKET = "_default"
-DEFAULT_FEATURES = {
-    "MOVES_HISTORY": "ON",
-    "MOVES_HISTORY_POST_COMMIT_EFFECTIVE_VOLUMES": "SYNC",
-    "HASH_LOGS": "SYNC",
-    "ACCOUNT_METADATA_HISTORY": "SYNC",
-    "TRANSACTION_METADATA_HISTORY": "SYNC",
-}
-FEATURE_VALUES = {
-    "MOVES_HISTORY": ("ON", "OFF"),
-    "MOVES_HISTORY_POST_COMMIT_EFFECTIVE_VOLUMES": ("SYNC", "DISABLED"),
-    "HASH_LOGS": ("SYNC", "DISABLED"),
-    "ACCOUNT_METADATA_HISTORY": ("SYNC", "DISABLED"),
-    "TRANSACTION_METADATA_HISTORY": ("SYNC", "DISABLED"),
-    "INDEX_ADDRESS_SEGMENTS": ("ON", "OFF"),
-    "INDEX_TRANSACTION_ACCOUNTS": ("ON", "OFF"),
-}
+__all__ = ["DEFAULT_BUCKET", "AccountView", "Ledger", "TransactionRequest", "WriteResult", "render_transaction"]
+
 REVERTS_KEY = "com.formance.spec/state/reverts"
 # Write attempts when PostgreSQL reports a deadlock or two requests race on one key.
 WRITE_ATTEMPTS = 5
@@ -81,92 +72,6 @@ WRITE_ATTEMPTS = 5
 _RETRYABLE_STATES = frozenset({"40001", "40P01"})
 # Candidate rows read per step when a list is filtered in Python.
 _SCAN_BATCH = 500
-
-Volumes = dict[tuple[str, str], tuple[int, int]]  # (address, asset) -> (input, output)
-
-
-@dataclass
-class WriteResult:
-    """What a write answers: replayed as is for a repeated Idempotency-Key."""
-
-    status: int
-    body: Any = None  # the JSON `data`, None for an empty answer
-    replayed: bool = False
-
-
-@dataclass
-class TransactionRequest:
-    """A parsed create-transaction body (stack-apis §1.5)."""
-
-    postings: list[Posting] | None = None
-    script: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)
-    reference: str | None = None
-    timestamp: datetime | None = None
-    account_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
-    force: bool = False
-
-    def fingerprint(self) -> str:
-        """The hash the ledger stores with an Idempotency-Key: over the parsed input."""
-        return _hash(
-            {
-                "kind": "transaction",
-                "postings": [p.to_json() for p in self.postings] if self.postings else None,
-                "script": self.script,
-                "vars": self.variables,
-                "metadata": self.metadata,
-                "reference": self.reference,
-                "timestamp": format_time(self.timestamp) if self.timestamp else None,
-                "accountMetadata": self.account_metadata,
-                "force": self.force,
-            }
-        )
-
-    def program(self) -> Program:
-        if self.postings is not None:
-            return postings_program(self.postings, self.force)
-        assert self.script is not None
-        return compile_script(self.script, self.variables)
-
-
-@dataclass
-class AccountView:
-    address: str
-    metadata: dict[str, str]
-    first_usage: datetime
-    insertion_date: datetime
-    updated_at: datetime
-    volumes: dict[str, tuple[int, int]]  # asset -> (input, output), only assets ever moved
-
-    def balances(self) -> dict[str, int]:
-        return {asset: i - o for asset, (i, o) in self.volumes.items()}
-
-    def render(self, expand_volumes: bool = False, expand_effective: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "address": self.address,
-            "metadata": self.metadata,
-            "firstUsage": format_time(self.first_usage),
-            "insertionDate": format_time(self.insertion_date),
-            "updatedAt": format_time(self.updated_at),
-        }
-        if expand_volumes and self.volumes:
-            out["volumes"] = _render_volumes(self.volumes)
-        if expand_effective and self.volumes:
-            # The latest effective volumes are the sums of all moves: the same numbers.
-            out["effectiveVolumes"] = _render_volumes(self.volumes)
-        return out
-
-    def record(self) -> dict[str, Any]:
-        """What list filters see."""
-        return {
-            "address": self.address,
-            "metadata": self.metadata,
-            "balances": self.balances(),
-            "first_usage": self.first_usage,
-            "updated_at": self.updated_at,
-        }
-
 
 class _Retry(Exception):
     """Start the write over: another request committed what this one raced for."""
@@ -176,70 +81,6 @@ class _DryRun(Exception):
     def __init__(self, result: WriteResult) -> None:
         super().__init__("dry run")
         self.result = result
-
-
-def _hash(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _render_volumes(volumes: Mapping[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
-    return {
-        asset: {"input": i, "output": o, "balance": i - o} for asset, (i, o) in sorted(volumes.items())
-    }
-
-
-def _nested_volumes(volumes: Mapping[tuple[str, str], tuple[int, int]]) -> dict[str, dict[str, Any]]:
-    nested: dict[str, dict[str, tuple[int, int]]] = {}
-    for (address, asset), pair in volumes.items():
-        nested.setdefault(address, {})[asset] = pair
-    return {address: _render_volumes(assets) for address, assets in nested.items()}
-
-
-def render_transaction(row: Mapping[str, Any], expand_volumes: bool = True) -> dict[str, Any]:
-    """A Transaction in the ledger's key order (stack-apis §1.3); volumes only when expanded."""
-    out: dict[str, Any] = {
-        "postings": row["postings"],
-        "metadata": row["metadata"],
-        "timestamp": format_time(row["timestamp"]),
-    }
-    if row["reference"]:
-        out["reference"] = row["reference"]
-    out["id"] = row["id"]
-    out["insertedAt"] = format_time(row["inserted_at"])
-    out["updatedAt"] = format_time(row["updated_at"])
-    if row["reverted_at"] is not None:
-        out["revertedAt"] = format_time(row["reverted_at"])
-    if expand_volumes:
-        out["postCommitVolumes"] = row["post_commit_volumes"]
-    out["reverted"] = row["reverted_at"] is not None
-    if expand_volumes:
-        out["preCommitVolumes"] = row["pre_commit_volumes"]
-    return out
-
-
-def transaction_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    """What list filters see of a transaction."""
-    return {
-        "id": row["id"],
-        "reference": row["reference"],
-        "metadata": row["metadata"],
-        "postings": row["postings"],
-        "timestamp": row["timestamp"],
-        "inserted_at": row["inserted_at"],
-        "updated_at": row["updated_at"],
-        "reverted": row["reverted_at"] is not None,
-    }
-
-
-def render_ledger(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "name": row["name"],
-        "addedAt": format_time(row["added_at"]),
-        "bucket": row["bucket"],
-        "metadata": row["metadata"],
-        "features": row["features"],
-        "id": row["id"],
-    }
 
 
 class Ledger:
@@ -351,7 +192,7 @@ class Ledger:
         self,
         ledger: str,
         key: str | None,
-        fingerprint: str,
+        input_hash: str,
         operation: Callable[[AsyncConnection], Awaitable[WriteResult]],
         dry_run: bool = False,
     ) -> WriteResult:
@@ -365,7 +206,7 @@ class Ledger:
                             raise StackError(404, LEDGER_NOT_FOUND, f"ledger {ledger} not found")
                         await self._create_missing(conn, {ledger: DEFAULT_BUCKET})
                     if key is not None:
-                        stored = await self._claim_key(conn, ledger, key, fingerprint, dry_run)
+                        stored = await self._claim_key(conn, ledger, key, input_hash, dry_run)
                         if stored is not None:
                             return stored
                     result = await operation(conn)
@@ -395,7 +236,7 @@ class Ledger:
         raise StackError(409, CONFLICT, f"duplicate idempotency key '{key}'")
 
     async def _claim_key(
-        self, conn: AsyncConnection, ledger: str, key: str, fingerprint: str, dry_run: bool
+        self, conn: AsyncConnection, ledger: str, key: str, input_hash: str, dry_run: bool
     ) -> WriteResult | None:
         """The stored answer for a replay; None after claiming the key for this write."""
         table = sandbox_idempotency_keys
@@ -407,10 +248,10 @@ class Ledger:
             )
         ).first()
         if stored is not None:
-            if stored.hash != fingerprint:
+            if stored.hash != input_hash:
                 raise validation(
                     f"invalid idempotency hash when using idempotency key '{key}', "
-                    f"has computed '{fingerprint}' but '{stored.hash}' is stored"
+                    f"has computed '{input_hash}' but '{stored.hash}' is stored"
                 )
             body = None if stored.body is None else json.loads(stored.body)
             return WriteResult(stored.status, body, replayed=True)
@@ -422,7 +263,7 @@ class Ledger:
             # failed statement spoils the transaction, which is given up as a whole.)
             await conn.execute(
                 table.insert().values(
-                    ledger=ledger, key=key, hash=fingerprint, status=0, body=None, created_at=now()
+                    ledger=ledger, key=key, hash=input_hash, status=0, body=None, created_at=now()
                 )
             )
         except IntegrityError as exc:
@@ -565,8 +406,8 @@ class Ledger:
             "inserted_at": moment,
             "updated_at": moment,
             "reverted_at": None,
-            "pre_commit_volumes": _nested_volumes(pre),
-            "post_commit_volumes": _nested_volumes(post),
+            "pre_commit_volumes": nested_volumes(pre),
+            "post_commit_volumes": nested_volumes(post),
         }
         try:
             await conn.execute(sandbox_transactions.insert().values(**row))
@@ -646,7 +487,7 @@ class Ledger:
             )
             return WriteResult(200, transaction)
 
-        return await self._write(ledger, idempotency_key, request.fingerprint(), operation, dry_run)
+        return await self._write(ledger, idempotency_key, request.input_hash(), operation, dry_run)
 
     async def revert_transaction(
         self,
@@ -659,7 +500,7 @@ class Ledger:
         idempotency_key: str | None = None,
         dry_run: bool = False,
     ) -> WriteResult:
-        fingerprint = _hash(
+        input_hash = fingerprint(
             {
                 "kind": "revert",
                 "id": transaction_id,
@@ -703,7 +544,7 @@ class Ledger:
             )
             return WriteResult(201, transaction)
 
-        return await self._write(ledger, idempotency_key, fingerprint, operation, dry_run)
+        return await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
 
     async def add_account_metadata(
         self,
@@ -713,13 +554,13 @@ class Ledger:
         idempotency_key: str | None = None,
         dry_run: bool = False,
     ) -> WriteResult:
-        fingerprint = _hash({"kind": "account-metadata", "address": address, "metadata": metadata})
+        input_hash = fingerprint({"kind": "account-metadata", "address": address, "metadata": metadata})
 
         async def operation(conn: AsyncConnection) -> WriteResult:
             await self._touch_accounts(conn, ledger, [address], now(), {address: metadata})
             return WriteResult(204)
 
-        return await self._write(ledger, idempotency_key, fingerprint, operation, dry_run)
+        return await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -766,7 +607,7 @@ class Ledger:
                 )
             ).mappings().all()
             volumes = await self._volumes_of(conn, ledger, [row["address"] for row in rows])
-        return [_account_view(row, volumes.get(row["address"], {})) for row in rows]
+        return [account_view(row, volumes.get(row["address"], {})) for row in rows]
 
     async def _volumes_of(
         self, conn: Reader, ledger: str, addresses: Sequence[str]
@@ -805,7 +646,7 @@ class Ledger:
                 rows = (await conn.execute(query.order_by(table.c.address).limit(batch))).mappings().all()
                 volumes = await self._volumes_of(conn, ledger, [row["address"] for row in rows])
                 for row in rows:
-                    view = _account_view(row, volumes.get(row["address"], {}))
+                    view = account_view(row, volumes.get(row["address"], {}))
                     if predicate is None or predicate(view.record()):
                         found.append(view)
                 if len(found) > limit or len(rows) < batch:
@@ -824,15 +665,3 @@ class Ledger:
             if not more:
                 return dict(sorted(totals.items()))
             after = page[-1].address
-
-
-def _account_view(row: Mapping[str, Any] | Row[Any], volumes: dict[str, tuple[int, int]]) -> AccountView:
-    mapping: Mapping[str, Any] = row if isinstance(row, Mapping) else row._mapping
-    return AccountView(
-        address=mapping["address"],
-        metadata=mapping["metadata"],
-        first_usage=mapping["first_usage"],
-        insertion_date=mapping["insertion_date"],
-        updated_at=mapping["updated_at"],
-        volumes=volumes,
-    )

@@ -9,7 +9,12 @@ from starlette.responses import Response
 
 from flows.sandbox.errors import StackError, not_found, validation
 from flows.sandbox.filters import Predicate, parse_filter
-from flows.sandbox.ledger import Ledger, TransactionRequest, WriteResult, render_transaction
+from flows.sandbox.ledger import (
+    Ledger,
+    TransactionRequest,
+    WriteResult,
+    render_transaction,
+)
 from flows.sandbox.names import is_address, is_asset, is_ledger_name
 from flows.sandbox.numscript import Posting
 from flows.sandbox.rendering import (

@@ -11,159 +11,45 @@ the source and destination lines, before `)`, inside blocks); blank lines are to
 Anything else (`print`, `save`, `fail`, `meta()`/`balance()` variable origins, …) fails with
 COMPILATION_FAILED and says the sandbox does not support it.
 
-Execution is pure: it takes the current balances of the accounts involved and returns postings
-and metadata, or raises INSUFFICIENT_FUND. The caller locks and reads those balances first.
+This module compiles; the program model is in numscript_model and execution (pure, on balances
+the caller has locked) in numscript_run. `compile_script` and `execute` are the entry points.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import TypeVar
 
-from flows.sandbox.errors import StackError, compilation_failed, insufficient_fund
+from flows.sandbox.errors import StackError, compilation_failed
 from flows.sandbox.names import WORLD, is_address, is_asset
+from flows.sandbox.numscript_model import (
+    AccountDestination,
+    AccountSource,
+    AllotmentDestination,
+    AllotmentSource,
+    CappedSource,
+    Destination,
+    InOrderDestination,
+    InOrderSource,
+    Kept,
+    Monetary,
+    Posting,
+    Program,
+    Send,
+    SetAccountMeta,
+    SetTxMeta,
+    Source,
+    Statement,
+    Target,
+    postings_program,
+)
+from flows.sandbox.numscript_run import Outcome, execute
 
-# -- program model --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Monetary:
-    asset: str
-    amount: int | None  # None: `*`, everything the sources can give
-
-
-@dataclass(frozen=True)
-class AccountSource:
-    address: str
-    overdraft: Literal["none", "unbounded", "bounded"] = "none"
-    bound: Monetary | None = None  # for "allowing overdraft up to [ASSET N]"
-
-
-@dataclass(frozen=True)
-class InOrderSource:
-    sources: tuple[Source, ...]
-
-
-@dataclass(frozen=True)
-class CappedSource:
-    cap: Monetary
-    source: Source
-
-
-@dataclass(frozen=True)
-class AllotmentSource:
-    portions: tuple[Fraction | None, ...]  # None: `remaining`
-    sources: tuple[Source, ...]
-
-
-Source = AccountSource | InOrderSource | CappedSource | AllotmentSource
-
-
-@dataclass(frozen=True)
-class Kept:
-    pass
-
-
-@dataclass(frozen=True)
-class AccountDestination:
-    address: str
-
-
-@dataclass(frozen=True)
-class InOrderDestination:
-    caps: tuple[Monetary, ...]
-    targets: tuple[Target, ...]
-    remaining: Target
-
-
-@dataclass(frozen=True)
-class AllotmentDestination:
-    portions: tuple[Fraction | None, ...]
-    targets: tuple[Target, ...]
-
-
-Destination = AccountDestination | InOrderDestination | AllotmentDestination
-Target = Destination | Kept
-
-
-@dataclass(frozen=True)
-class Send:
-    monetary: Monetary
-    source: Source
-    destination: Destination
-
-
-@dataclass(frozen=True)
-class SetTxMeta:
-    key: str
-    value: str
-
-
-@dataclass(frozen=True)
-class SetAccountMeta:
-    address: str
-    key: str
-    value: str
-
-
-Statement = Send | SetTxMeta | SetAccountMeta
-
-
-@dataclass(frozen=True)
-class Posting:
-    source: str
-    destination: str
-    amount: int
-    asset: str
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "destination": self.destination,
-            "amount": self.amount,
-            "asset": self.asset,
-        }
-
-
-@dataclass(frozen=True)
-class Program:
-    statements: tuple[Statement, ...]
-
-    def volumes(self) -> set[tuple[str, str]]:
-        """Every (account, asset) the program may read or move: what the caller must lock."""
-        found: set[tuple[str, str]] = set()
-        for statement in self.statements:
-            if isinstance(statement, Send):
-                asset = statement.monetary.asset
-                for address in _source_accounts(statement.source) | _destination_accounts(
-                    statement.destination
-                ):
-                    found.add((address, asset))
-        return found
-
-
-def postings_program(postings: list[Posting], force: bool) -> Program:
-    """What the ledger runs for a postings request: one `send` per posting, in order; `force`
-    gives every non-world source an unbounded overdraft."""
-    statements: list[Statement] = []
-    for posting in postings:
-        overdraft: Literal["none", "unbounded"] = (
-            "unbounded" if force and posting.source != WORLD else "none"
-        )
-        statements.append(
-            Send(
-                Monetary(posting.asset, posting.amount),
-                AccountSource(posting.source, overdraft),
-                AccountDestination(posting.destination),
-            )
-        )
-    return Program(tuple(statements))
-
+__all__ = ["Outcome", "Posting", "Program", "compile_script", "execute", "postings_program"]
 
 # -- lexer ----------------------------------------------------------------------------------
 
@@ -220,7 +106,6 @@ def _tokens(plain: str) -> list[_Token]:
 
 # -- values of variables --------------------------------------------------------------------
 
-VariableType = Literal["account", "asset", "number", "string", "monetary", "portion"]
 _TYPES: tuple[str, ...] = ("account", "asset", "number", "string", "monetary", "portion")
 
 
@@ -297,6 +182,8 @@ def _variable_value(name: str, kind: str, raw: str) -> _Value:
 
 
 # -- parser ---------------------------------------------------------------------------------
+
+_Item = TypeVar("_Item")
 
 
 class _Parser:
@@ -501,8 +388,8 @@ class _Parser:
         if not self.at("punct", "{"):
             return AccountDestination(self.account())
         if self._block_starts_with_portion():
-            portions, targets = self.allotment(self.target)
-            return AllotmentDestination(tuple(portions), tuple(targets))
+            portions, allotted = self.allotment(self.target)
+            return AllotmentDestination(tuple(portions), tuple(allotted))
         self.next()
         self.newline()
         self.skip_newlines()
@@ -543,13 +430,13 @@ class _Parser:
             return value is not None and value.type == "portion"
         return False
 
-    def allotment(self, item: object) -> tuple[list[Fraction | None], list]:  # type: ignore[type-arg]
-        assert callable(item)
+    def allotment(self, item: Callable[[], _Item]) -> tuple[list[Fraction | None], list[_Item]]:
+        """`{ <portion> <item> … }` where each item is `from <source>` or `to|kept …`."""
         self.expect("punct", "{")
         self.newline()
         self.skip_newlines()
         portions: list[Fraction | None] = []
-        items: list = []  # type: ignore[type-arg]
+        items: list[_Item] = []
         while not self.at("punct", "}"):
             if self.at("word", "remaining"):
                 self.next()
@@ -665,191 +552,3 @@ def _check_allotment(portions: list[Fraction | None]) -> None:
     total = sum((p for p in portions if p is not None), Fraction(0))
     if total > 1 or (None not in portions and total != 1):
         raise compilation_failed("compilation failed: the portions of an allotment must add up to 100%")
-
-
-def _source_accounts(source: Source) -> set[str]:
-    if isinstance(source, AccountSource):
-        return {source.address}
-    if isinstance(source, CappedSource):
-        return _source_accounts(source.source)
-    return {address for child in source.sources for address in _source_accounts(child)}
-
-
-def _destination_accounts(destination: Target) -> set[str]:
-    if isinstance(destination, AccountDestination):
-        return {destination.address}
-    if isinstance(destination, InOrderDestination):
-        found: set[str] = set()
-        for target in (*destination.targets, destination.remaining):
-            found |= _destination_accounts(target)
-        return found
-    if isinstance(destination, AllotmentDestination):
-        return {a for target in destination.targets for a in _destination_accounts(target)}
-    return set()
-
-
-# -- execution ------------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    postings: list[Posting] = field(default_factory=list)
-    transaction_metadata: dict[str, str] = field(default_factory=dict)
-    account_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def allocate(total: int, portions: list[Fraction]) -> list[int]:
-    """The machine's split: floor every share, then hand out the rest one unit at a time in order."""
-    shares = [total * portion.numerator // portion.denominator for portion in portions]
-    left = total - sum(shares)
-    for index in range(len(shares)):
-        if left <= 0:
-            break
-        shares[index] += 1
-        left -= 1
-    return shares
-
-
-def _resolve_remaining(portions: tuple[Fraction | None, ...]) -> list[Fraction]:
-    known = sum((p for p in portions if p is not None), Fraction(0))
-    return [p if p is not None else 1 - known for p in portions]
-
-
-class _Run:
-    def __init__(self, balances: Mapping[tuple[str, str], int]) -> None:
-        self.balances: dict[tuple[str, str], int] = dict(balances)
-        self.taken: dict[str, int] = defaultdict(int)  # within the current send
-
-    def available(self, source: AccountSource, asset: str) -> int | None:
-        """What the account can still give in this send; None for no limit."""
-        if source.address == WORLD or source.overdraft == "unbounded":
-            return None
-        balance = self.balances.get((source.address, asset), 0) - self.taken[source.address]
-        if source.overdraft == "bounded" and source.bound is not None:
-            return max(0, balance + (source.bound.amount or 0))
-        return max(0, balance)
-
-    def take(self, source: Source, asset: str, wanted: int | None) -> list[tuple[str, int]]:
-        """Funding parts from `source`: up to `wanted`, or all it has when `wanted` is None."""
-        if isinstance(source, AccountSource):
-            available = self.available(source, asset)
-            if available is None:
-                if wanted is None:
-                    raise compilation_failed(
-                        f"cannot send all the funds of @{source.address}: it has an unbounded overdraft"
-                    )
-                amount = wanted
-            else:
-                amount = available if wanted is None else min(available, wanted)
-            self.taken[source.address] += amount
-            return [(source.address, amount)]
-        if isinstance(source, CappedSource):
-            assert source.cap.amount is not None
-            cap = source.cap.amount if wanted is None else min(source.cap.amount, wanted)
-            return self.take(source.source, asset, cap)
-        if isinstance(source, InOrderSource):
-            parts: list[tuple[str, int]] = []
-            for child in source.sources:
-                remaining = None if wanted is None else wanted - sum(a for _, a in parts)
-                if remaining == 0:
-                    break
-                parts.extend(self.take(child, asset, remaining))
-            return parts
-        if wanted is None:
-            raise compilation_failed("cannot send all the funds of an allotment of sources")
-        parts = []
-        shares = allocate(wanted, _resolve_remaining(source.portions))
-        for child, share in zip(source.sources, shares, strict=True):
-            got = self.take(child, asset, share)
-            if sum(a for _, a in got) < share:
-                raise _insufficient(child)
-            parts.extend(got)
-        return parts
-
-    def give(self, destination: Target, amount: int) -> list[tuple[str | None, int]]:
-        """Receiving parts; None is `kept` (the money stays with its source)."""
-        if isinstance(destination, Kept):
-            return [(None, amount)]
-        if isinstance(destination, AccountDestination):
-            return [(destination.address, amount)]
-        if isinstance(destination, InOrderDestination):
-            parts: list[tuple[str | None, int]] = []
-            left = amount
-            for cap, target in zip(destination.caps, destination.targets, strict=True):
-                assert cap.amount is not None
-                share = min(cap.amount, left)
-                parts.extend(self.give(target, share))
-                left -= share
-            parts.extend(self.give(destination.remaining, left))
-            return parts
-        shares = allocate(amount, _resolve_remaining(destination.portions))
-        return [
-            part
-            for target, share in zip(destination.targets, shares, strict=True)
-            for part in self.give(target, share)
-        ]
-
-    def send(self, send: Send) -> list[Posting]:
-        asset = send.monetary.asset
-        self.taken.clear()
-        funding = [part for part in self.take(send.source, asset, send.monetary.amount)]
-        total = sum(amount for _, amount in funding)
-        if send.monetary.amount is not None and total < send.monetary.amount:
-            raise _insufficient(send.source)
-        receiving = self.give(send.destination, total)
-        postings = _pair(funding, receiving, asset)
-        if total == 0 and not postings:
-            # A zero send still records its posting (what the postings API echoes back).
-            first_source = funding[0][0] if funding else next(iter(_source_accounts(send.source)))
-            first_destination = next((a for a, _ in receiving if a is not None), None)
-            if first_destination is not None:
-                postings = [Posting(first_source, first_destination, 0, asset)]
-        for posting in postings:
-            self.balances[(posting.source, asset)] = self.balances.get((posting.source, asset), 0) - posting.amount
-            self.balances[(posting.destination, asset)] = (
-                self.balances.get((posting.destination, asset), 0) + posting.amount
-            )
-        return postings
-
-
-def _pair(
-    funding: list[tuple[str, int]], receiving: list[tuple[str | None, int]], asset: str
-) -> list[Posting]:
-    postings: list[Posting] = []
-    sources = [[address, amount] for address, amount in funding if amount > 0]
-    index = 0
-    for destination, wanted in receiving:
-        while wanted > 0 and index < len(sources):
-            address, available = sources[index]
-            moved = min(wanted, available)
-            if destination is not None:
-                postings.append(Posting(str(address), destination, int(moved), asset))
-            wanted -= moved
-            sources[index][1] = available - moved
-            if sources[index][1] == 0:
-                index += 1
-    return postings
-
-
-def _insufficient(source: Source) -> StackError:
-    limited = sorted(
-        address
-        for address in _source_accounts(source)
-        if address != WORLD
-    )
-    names = ", ".join(f"@{a}" for a in limited) or "source"
-    return insufficient_fund(f"running numscript: account(s) {names} had/have insufficient funds")
-
-
-def execute(program: Program, balances: Mapping[tuple[str, str], int]) -> Outcome:
-    """Run the program on the given balances (missing pairs are 0)."""
-    run = _Run(balances)
-    outcome = Outcome()
-    for statement in program.statements:
-        if isinstance(statement, Send):
-            outcome.postings.extend(run.send(statement))
-        elif isinstance(statement, SetTxMeta):
-            outcome.transaction_metadata[statement.key] = statement.value
-        else:
-            outcome.account_metadata.setdefault(statement.address, {})[statement.key] = statement.value
-    return outcome

@@ -206,14 +206,14 @@ class Payments:
             raise validation(f"invalid asset {asset!r}: expected an ISO 4217 currency with precision, e.g. USD/2")
         amount = _amount(body)
         payment_id = encode_id({"ConnectorID": connector, "Reference": reference, "Type": kind})
-        adjustment = {
+        adjustment: dict[str, Any] = {
             "reference": reference,
             "createdAt": format_time(created_at),
             "status": status,
             "amount": amount,
             "raw": {},
         }
-        document = {
+        document: dict[str, Any] = {
             "id": payment_id,
             "reference": reference,
             "sourceAccountID": body.get("sourceAccountID") or "",
@@ -269,7 +269,7 @@ class Payments:
         if not isinstance(name, str):
             raise validation("accountName must be a string")
         account_id = encode_id({"ConnectorID": connector, "Reference": reference})
-        document = {
+        document: dict[str, Any] = {
             "id": account_id,
             "reference": reference,
             "createdAt": format_time(created_at),
@@ -327,7 +327,7 @@ class Payments:
         if source_id:
             await self._account_for_transfer(str(source_id), "source")
         transfer_id = encode_id({"ConnectorID": connector, "Reference": reference})
-        document = {
+        document: dict[str, Any] = {
             "id": transfer_id,
             "reference": reference,
             "createdAt": format_time(now()),

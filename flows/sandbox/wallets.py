@@ -265,7 +265,7 @@ class Wallets:
         view = await self.get(wallet_id)
         await self.ledger.add_account_metadata(self.name, view.address, custom_data(metadata))
 
-    async def list(
+    async def list_wallets(
         self,
         name: str | None,
         metadata: Mapping[str, str],

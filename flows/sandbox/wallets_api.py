@@ -99,7 +99,7 @@ async def list_wallets(request: Request) -> Response:
         metadata = _metadata_query(request)
         expand = "balances" in request.query_params.getlist("expand")
     wallets = _wallets(request)
-    views, more = await wallets.list(name, metadata, after, size)
+    views, more = await wallets.list_wallets(name, metadata, after, size)
     following = None
     if more:
         state = {"after": views[-1].address, "pageSize": size, "name": name, "metadata": metadata, "expand": expand}
