@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from flows.sandbox import hooks, ledger_api, payments, wallets_api
 from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
-from flows.sandbox.hooks import HookedRequests, Hooks
+from flows.sandbox.hooks import DEFAULT_RECORD_LIMIT, HookedRequests, Hooks
 from flows.sandbox.ledger import DEFAULT_BUCKET, Ledger
 from flows.sandbox.payments import Payments
 from flows.sandbox.rendering import error_response
@@ -111,11 +111,13 @@ def create_sandbox_app(
     *,
     auto_create_ledgers: bool = False,
     record_requests: bool = True,
+    record_limit: int = DEFAULT_RECORD_LIMIT,
     default_ledgers: Mapping[str, str] = DEFAULT_LEDGERS,
 ) -> Starlette:
     """The sandbox on a migrated `database` (SQLite or PostgreSQL).
 
-    `record_requests=False` skips the per-request recording write (for benchmarks).
+    `record_requests=False` skips the per-request recording write (for benchmarks);
+    `record_limit` is how many of the latest requests the recording keeps.
     `app.state.sandbox.hooks.release_all()` frees held requests, e.g. before a shutdown.
     """
     ledger = Ledger(database, auto_create_ledgers=auto_create_ledgers)
@@ -124,7 +126,7 @@ def create_sandbox_app(
         ledger=ledger,
         wallets=Wallets(ledger),
         payments=Payments(database),
-        hooks=Hooks(database, record=record_requests),
+        hooks=Hooks(database, record=record_requests, limit=record_limit),
     )
     endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes() + hooks.routes()
     app = Starlette(

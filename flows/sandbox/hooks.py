@@ -18,7 +18,8 @@ Endpoints:
 * `GET /api/sandbox/holds` lists them; `DELETE /api/sandbox/holds/{id}` → 204, releases its
   requests and retires it.
 
-Holds live in the memory of the process serving the sandbox; they end with it.
+Holds live in the memory of the process serving the sandbox; they end with it. The recording
+keeps the latest 10 000 requests (`record_limit` of create_sandbox_app).
 """
 
 from __future__ import annotations
@@ -95,10 +96,17 @@ class Hold:
         }
 
 
+# The recording keeps the latest requests only, so a sandbox used for months stays small; it is
+# pruned every PRUNE_EVERY recorded requests.
+DEFAULT_RECORD_LIMIT = 10_000
+PRUNE_EVERY = 500
+
+
 class Hooks:
-    def __init__(self, database: Database, record: bool = True) -> None:
+    def __init__(self, database: Database, record: bool = True, limit: int = DEFAULT_RECORD_LIMIT) -> None:
         self.db = database
         self.record_requests = record
+        self.limit = limit
         self.holds: dict[str, Hold] = {}
 
     # -- holds ------------------------------------------------------------------------------
@@ -139,7 +147,7 @@ class Hooks:
         if not self.record_requests:
             return
         async with self.db.write() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sandbox_requests.insert().values(
                     received_at=now(),
                     method=method,
@@ -150,6 +158,9 @@ class Hooks:
                     status=status,
                 )
             )
+            [recorded_id] = result.inserted_primary_key or [None]
+            if isinstance(recorded_id, int) and recorded_id % min(PRUNE_EVERY, self.limit) == 0:
+                await conn.execute(delete(sandbox_requests).where(sandbox_requests.c.id <= recorded_id - self.limit))
 
     async def requests(self, since: int, path_prefix: str | None) -> list[dict[str, Any]]:
         table = sandbox_requests

@@ -6,7 +6,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import pytest
 from sandbox_support import SandboxServer, balances, eventually, new_ledger
+
+from flows.storage.database import sqlalchemy_url
 
 HOOKS = "/api/sandbox"
 
@@ -149,3 +152,15 @@ def test_hold_requests_are_validated(sqlite_sandbox: SandboxServer) -> None:
     hold_id = hold(url, "get", "/api/ledger/v2/never/", "before-commit")
     assert any(h["id"] == hold_id and h["method"] == "GET" and h["path"] == "/api/ledger/v2/never" for h in httpx.get(f"{url}{HOOKS}/holds").json()["data"])
     httpx.delete(f"{url}{HOOKS}/holds/{hold_id}")
+
+
+def test_the_recording_keeps_the_latest_requests_only(tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("pruned") / "flows.sqlite"
+    server = SandboxServer(sqlalchemy_url(None, path), record_limit=5).start()
+    try:
+        for _ in range(12):
+            httpx.get(f"{server.url}/api/ledger/v2/main")
+        ids = [r["id"] for r in recorded(server.url)]
+        assert ids[-1] == 12 and 5 <= len(ids) < 10 and ids == sorted(ids)
+    finally:
+        server.stop()
