@@ -1,7 +1,8 @@
 """The outbound HTTP client to a Formance stack (or the built-in sandbox, through the same code).
 
 A thin httpx client rather than formance-sdk-python in the worker: the ten calls Flows makes need
-no generated models, and importing the SDK costs about 60 MB of RSS per worker.
+no generated models, and the SDK's ledger, wallets and payments clients add 36 MB of RSS to a
+process (measured: 53 → 90 MB).
 """
 
 from __future__ import annotations
