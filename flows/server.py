@@ -8,7 +8,7 @@ import gc
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
@@ -57,11 +57,12 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-def _stop_on_signals(server: uvicorn.Server) -> None:
+def _stop_on_signals(server: uvicorn.Server, on_stop: Callable[[], None]) -> None:
     def stop() -> None:
         if server.should_exit:
             server.force_exit = True
         server.should_exit = True
+        on_stop()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -210,8 +211,12 @@ async def serve(settings: Settings) -> None:
         )
         app: ASGIApp = create_app(services, issuer)
         sandbox_url = None
+        release_holds: Callable[[], None] = lambda: None  # noqa: E731
         if not settings.stack_url:
-            app = WithSandbox(app, create_sandbox_app(run.database), issuer)
+            sandbox = create_sandbox_app(run.database)
+            # A request parked on a test hold would otherwise keep the API from shutting down.
+            release_holds = sandbox.state.sandbox.hooks.release_all
+            app = WithSandbox(app, sandbox, issuer)
             sandbox_url = _own_url(settings)
             if run.data_dir is not None:
                 run.data_dir.sandbox_url_path.write_text(sandbox_url)
@@ -231,7 +236,7 @@ async def serve(settings: Settings) -> None:
         if settings.worker:
             worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack)
         worker_task = asyncio.create_task(worker.run()) if worker else None
-        _stop_on_signals(server)
+        _stop_on_signals(server, release_holds)
         # Everything allocated so far lives as long as the process: keep the collector off it.
         gc.freeze()
         reconciling = asyncio.create_task(reconcile(run.repository, run.engine))

@@ -52,6 +52,14 @@ async def _heartbeating(call: Awaitable[Any]) -> Any:
         pending.cancel()
 
 
+def _failure(error: StackError) -> ApplicationError:
+    return ApplicationError(
+        error.message or error.code,
+        type=error.code or None,
+        non_retryable=error.code in NON_RETRYABLE,
+    )
+
+
 def _transaction_history(body: Any) -> Any:
     """Stage history shows a created transaction in the ledger v1 list shape, with `txid`."""
     transaction = dict(body["data"])
@@ -70,7 +78,12 @@ class StackActivities:
         request: Request,
         call: Call,
         shown: Callable[[Any], Any] = lambda body: body,
+        *,
+        typed: bool = True,
     ) -> Any:
+        """Run one attempt of a call, recorded. `typed` calls fail with the remote errorCode as
+        the failure type, so VALIDATION, CONFLICT… stop the stage; the others are retried
+        whatever the remote says, as the reference's Wallets and Payments calls are (§7)."""
         info = activity.info()
         stage = int(info.activity_id.split("-", 1)[0])
         record = ActivityRecord(
@@ -86,9 +99,7 @@ class StackActivities:
         try:
             body = await _heartbeating(call(idempotency_key()))
         except StackError as error:
-            failure = ApplicationError(
-                error.message or error.code, type=error.code or None, non_retryable=error.code in NON_RETRYABLE
-            )
+            failure = _failure(error) if typed else ApplicationError(error.untyped_text())
             if failure.non_retryable:
                 await self._finish(record, error=failure.message)
             raise failure from error
@@ -130,7 +141,9 @@ class StackActivities:
     @activity.defn(name="GetWallet")
     async def get_wallet(self, request: Request) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}"
-        return await self._recorded("GetWallet", request, lambda _key: self.client.request("GET", path))
+        return await self._recorded(
+            "GetWallet", request, lambda _key: self.client.request("GET", path), typed=False
+        )
 
     @activity.defn(name="ListWallets")
     async def list_wallets(self, request: Request) -> Any:
@@ -139,6 +152,7 @@ class StackActivities:
             "ListWallets",
             request,
             lambda _key: self.client.request("GET", "/api/wallets/wallets", params=params),
+            typed=False,
         )
 
     @activity.defn(name="CreditWallet")
@@ -148,6 +162,7 @@ class StackActivities:
             "CreditWallet",
             request,
             lambda key: self.client.request("POST", path, json=request["data"], idempotency_key=key),
+            typed=False,
         )
 
     @activity.defn(name="DebitWallet")
@@ -162,17 +177,26 @@ class StackActivities:
     @activity.defn(name="GetPayment")
     async def get_payment(self, request: Request) -> Any:
         path = f"/api/payments/payments/{_segment(request['id'])}"
-        return await self._recorded("GetPayment", request, lambda _key: self.client.request("GET", path))
+        return await self._recorded(
+            "GetPayment", request, lambda _key: self.client.request("GET", path), typed=False
+        )
 
     @activity.defn(name="CreateTransferInitiation")
     async def create_transfer_initiation(self, request: Request) -> Any:
+        async def call(key: str) -> Any:
+            try:
+                return await self.client.request(
+                    "POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key)
+                )
+            except StackError as error:
+                # The reference is this activity's own key: a duplicate is our earlier attempt,
+                # whose answer a crash or a timeout lost. It exists; paying again is what to avoid.
+                if error.code == "CONFLICT":
+                    return None
+                raise
+
         return await self._recorded(
-            "CreateTransferInitiation",
-            request,
-            lambda key: self.client.request(
-                "POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key)
-            ),
-            lambda _body: None,
+            "CreateTransferInitiation", request, call, lambda _body: None, typed=False
         )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -8,6 +8,7 @@ process (measured: 53 → 90 MB).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,12 @@ class StackError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+    def untyped_text(self) -> str:
+        """How an error the reference does not type reads: the error body as JSON."""
+        if not self.code:
+            return self.message
+        return json.dumps({"errorCode": self.code, "errorMessage": self.message}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
