@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,6 +16,7 @@ from flows.api.auth import AuthMiddleware, token_route
 from flows.api.errors import ApiError, on_api_error, on_http_error, on_unexpected_error
 from flows.api.services import Services, services
 from flows.api.tokens import TokenIssuer
+from flows.routing import Endpoint, routes_by_path
 
 GATEWAY_PREFIX = "/api/orchestration"
 
@@ -48,9 +48,6 @@ async def healthcheck(request: Request) -> Response:
     return JSONResponse({"default": "OK"})
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
 def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
     return [
         (f"{prefix}/workflows", "GET", workflows.list_workflows),
@@ -76,30 +73,13 @@ def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
     ]
 
 
-def _routes(endpoints: list[tuple[str, str, Endpoint]]) -> list[Route]:
-    """One route per path serving all of its methods, so that a 405 lists every allowed one."""
-    by_path: dict[str, dict[str, Endpoint]] = {}
-    for path, method, endpoint in endpoints:
-        by_path.setdefault(path, {})[method] = endpoint
-    return [Route(path, _by_method(handlers), methods=list(handlers)) for path, handlers in by_path.items()]
-
-
-def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        # Starlette answers HEAD on GET routes; HEAD is GET without the body.
-        handler = handlers.get(request.method) or handlers["GET"]
-        return await handler(request)
-
-    return endpoint
-
-
 def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
     routes = [
         token_route(issuer),
         Route("/_healthcheck", healthcheck, methods=["GET"]),
         Route("/_info", info, methods=["GET"]),
         Route("/v2/_info", info, methods=["GET"]),
-        *_routes(_versioned_endpoints("") + _versioned_endpoints("/v2")),
+        *routes_by_path(_versioned_endpoints("") + _versioned_endpoints("/v2")),
     ]
     app = Starlette(
         routes=routes,

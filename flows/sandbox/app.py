@@ -15,17 +15,16 @@ is created with `POST /api/ledger/v2/{ledger}` first, as on a real stack, unless
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from flows.routing import routes_by_path
 from flows.sandbox import hooks, ledger_api, payments, wallets_api
 from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
 from flows.sandbox.hooks import DEFAULT_RECORD_LIMIT, HookedRequests, Hooks
@@ -42,9 +41,6 @@ DEFAULT_LEDGERS: Mapping[str, str] = {
     "orchestration-000-internal": DEFAULT_BUCKET,
     WALLETS_LEDGER: WALLETS_LEDGER,
 }
-
-Endpoint = Callable[[Request], Awaitable[Response]]
-
 
 @dataclass
 class Sandbox:
@@ -74,22 +70,6 @@ class _Bootstrap:
             if not self.done:
                 await self.ledger.ensure_ledgers(self.names)
                 self.done = True
-
-
-def _routes(endpoints: list[tuple[str, str, Any]]) -> list[Route]:
-    """One route per path serving all of its methods, in the order given."""
-    by_path: dict[str, dict[str, Endpoint]] = {}
-    for path, method, endpoint in endpoints:
-        by_path.setdefault(path, {})[method] = endpoint
-    return [Route(path, _by_method(handlers), methods=list(handlers)) for path, handlers in by_path.items()]
-
-
-def _by_method(handlers: dict[str, Endpoint]) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        handler = handlers.get(request.method) or handlers["GET"]
-        return await handler(request)
-
-    return endpoint
 
 
 async def _on_stack_error(_request: Request, error: Exception) -> Response:
@@ -130,7 +110,7 @@ def create_sandbox_app(
     )
     endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes() + hooks.routes()
     app = Starlette(
-        routes=_routes(endpoints),
+        routes=routes_by_path(endpoints),
         middleware=[
             Middleware(
                 HookedRequests,

@@ -9,7 +9,6 @@ breaks one needs `workflow.patched`. Add a history here for each new kind of sta
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import tempfile
 import uuid

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from stage_fakes import FakeStageContext
 
 from flows.stages import StageFailure
 from flows.stages.send import (
