@@ -111,75 +111,70 @@ class StackActivities:
             ActivityRecord(**{**record.__dict__, **outcome, "terminated_at": datetime.now(UTC)})
         )
 
+    async def _read(
+        self, name: str, request: Request, path: str, *, params: dict[str, str] | None = None, typed: bool = True
+    ) -> Any:
+        return await self._recorded(
+            name, request, lambda _key: self.client.request("GET", path, params=params), typed=typed
+        )
+
+    async def _write(
+        self,
+        name: str,
+        request: Request,
+        path: str,
+        body: Any,
+        *,
+        typed: bool = True,
+        shown: Callable[[Any], Any] = lambda body: body,
+    ) -> Any:
+        def call(key: str) -> Awaitable[Any]:
+            return self.client.request("POST", path, json=body, idempotency_key=key)
+
+        return await self._recorded(name, request, call, shown, typed=typed)
+
     @activity.defn(name="GetAccount")
     async def get_account(self, request: Request) -> Any:
         path = f"/api/ledger/{_segment(request['ledger'])}/accounts/{_segment(request['id'])}"
-        return await self._recorded("GetAccount", request, lambda _key: self.client.request("GET", path))
+        return await self._read("GetAccount", request, path)
 
     @activity.defn(name="CreateTransaction")
     async def create_transaction(self, request: Request) -> Any:
         path = f"/api/ledger/v2/{_segment(request['Ledger'])}/transactions"
-        return await self._recorded(
-            "CreateTransaction",
-            request,
-            lambda key: self.client.request("POST", path, json=request["Data"], idempotency_key=key),
-            _transaction_history,
+        return await self._write(
+            "CreateTransaction", request, path, request["Data"], shown=_transaction_history
         )
 
     @activity.defn(name="AddAccountMetadata")
     async def add_account_metadata(self, request: Request) -> Any:
-        path = (
-            f"/api/ledger/v2/{_segment(request['ledger'])}/accounts/"
-            f"{_segment(request['account'])}/metadata"
-        )
-        return await self._recorded(
-            "AddAccountMetadata",
-            request,
-            lambda key: self.client.request("POST", path, json=request["metadata"], idempotency_key=key),
-        )
+        account = f"{_segment(request['ledger'])}/accounts/{_segment(request['account'])}"
+        path = f"/api/ledger/v2/{account}/metadata"
+        return await self._write("AddAccountMetadata", request, path, request["metadata"])
 
     @activity.defn(name="GetWallet")
     async def get_wallet(self, request: Request) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}"
-        return await self._recorded(
-            "GetWallet", request, lambda _key: self.client.request("GET", path), typed=False
-        )
+        return await self._read("GetWallet", request, path, typed=False)
 
     @activity.defn(name="ListWallets")
     async def list_wallets(self, request: Request) -> Any:
         params = {"name": request["name"]}
-        return await self._recorded(
-            "ListWallets",
-            request,
-            lambda _key: self.client.request("GET", "/api/wallets/wallets", params=params),
-            typed=False,
-        )
+        return await self._read("ListWallets", request, "/api/wallets/wallets", params=params, typed=False)
 
     @activity.defn(name="CreditWallet")
     async def credit_wallet(self, request: Request) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}/credit"
-        return await self._recorded(
-            "CreditWallet",
-            request,
-            lambda key: self.client.request("POST", path, json=request["data"], idempotency_key=key),
-            typed=False,
-        )
+        return await self._write("CreditWallet", request, path, request["data"], typed=False)
 
     @activity.defn(name="DebitWallet")
     async def debit_wallet(self, request: Request) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}/debit"
-        return await self._recorded(
-            "DebitWallet",
-            request,
-            lambda key: self.client.request("POST", path, json=request["data"], idempotency_key=key),
-        )
+        return await self._write("DebitWallet", request, path, request["data"])
 
     @activity.defn(name="GetPayment")
     async def get_payment(self, request: Request) -> Any:
         path = f"/api/payments/payments/{_segment(request['id'])}"
-        return await self._recorded(
-            "GetPayment", request, lambda _key: self.client.request("GET", path), typed=False
-        )
+        return await self._read("GetPayment", request, path, typed=False)
 
     @activity.defn(name="CreateTransferInitiation")
     async def create_transfer_initiation(self, request: Request) -> Any:
