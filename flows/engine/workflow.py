@@ -106,6 +106,10 @@ class InstanceWorkflow:
                 return self._end_stage(status, _root_message(failure))
             self._end_stage(status, CANCELED)
             raise asyncio.CancelledError() from failure
+        except Exception as crash:
+            # A bug or an unexpected stack answer: fail the stage visibly, as the reference turns
+            # a panic into the stage's error, rather than retrying a workflow task forever.
+            return self._end_stage(status, f"stage crashed: {type(crash).__name__}: {crash}")
         return self._end_stage(status, None)
 
     def _end_stage(self, status: StageProgress, error: str | None) -> str | None:

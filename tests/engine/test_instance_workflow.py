@@ -22,6 +22,8 @@ from flows.engine.client import Engine
 from flows.engine.models import InstanceInput
 from flows.engine.worker import build_worker
 from flows.engine.workflow import InstanceWorkflow
+from flows.stages import STAGES
+from flows.stages.noop import Noop
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.records import WorkflowRecord
 from flows.storage.repository import Repository
@@ -156,3 +158,20 @@ async def test_recorded_histories_replay_deterministically(recorded: Path) -> No
     history = WorkflowHistory.from_json(recorded.stem, json.loads(recorded.read_text()))
     replayer = Replayer(workflows=[InstanceWorkflow], data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
+
+
+class _CrashingStage(Noop):
+    async def run(self, ctx: object) -> None:
+        raise KeyError("initialAmount")
+
+
+async def test_a_crash_in_stage_code_fails_the_stage_with_its_text(
+    dev_server: WorkflowEnvironment, repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(STAGES, "noop", _CrashingStage)
+    instance = _instance([{"noop": {}}, {"delay": {"duration": "1s"}}])
+    await _run(dev_server.client, repository, instance)
+    stored = await repository.get_instance(instance.instance_id)
+    assert stored is not None and stored.terminated
+    assert stored.error == "stage crashed: KeyError: 'initialAmount'"
+    assert [stage.stage for stage in stored.stages] == [0]
