@@ -74,8 +74,8 @@ def send(source: dict, destination: dict, amount: int, asset: str = "USD/2", **e
     }
 
 
-def test_account_to_account_moves_money_once_and_records_the_activity(sqlite_api: Api) -> None:
-    url = sqlite_api.url
+def test_account_to_account_moves_money_once_and_records_the_activity(api: Api) -> None:
+    url = api.url
     ledger = new_ledger(url)
     fund(url, ledger, "users:alice", 1000)
     instance_id = run(
@@ -104,8 +104,8 @@ def test_account_to_account_moves_money_once_and_records_the_activity(sqlite_api
     assert transaction["txid"] == transaction["id"]
 
 
-def test_update_adds_account_metadata(sqlite_api: Api) -> None:
-    url = sqlite_api.url
+def test_update_adds_account_metadata(api: Api) -> None:
+    url = api.url
     ledger = new_ledger(url)
     stage = {"update": {"account": {"id": "merchants:1", "ledger": ledger, "metadata": {"tier": "${tier}"}}}}
     instance_id = run(url, [stage], {"tier": "gold"})
@@ -116,8 +116,8 @@ def test_update_adds_account_metadata(sqlite_api: Api) -> None:
     assert added["name"] == "AddAccountMetadata" and "output" not in added
 
 
-def test_a_validation_error_fails_the_stage_with_the_ledgers_message(sqlite_api: Api) -> None:
-    url = sqlite_api.url
+def test_a_validation_error_fails_the_stage_with_the_ledgers_message(api: Api) -> None:
+    url = api.url
     ledger = new_ledger(url)
     instance_id = run(url, [send({"account": {"id": "world", "ledger": ledger}}, {"account": {"id": "a", "ledger": ledger}}, 5, asset="usd")])
     failed = ended(url, instance_id)
@@ -126,8 +126,8 @@ def test_a_validation_error_fails_the_stage_with_the_ledgers_message(sqlite_api:
     assert attempt["error"] == failed["error"] and attempt["terminated"] is True
 
 
-def test_insufficient_funds_retry_until_funded(sqlite_api: Api) -> None:
-    url = sqlite_api.url
+def test_insufficient_funds_retry_until_funded(api: Api) -> None:
+    url = api.url
     ledger = new_ledger(url)
     instance_id = run(url, [send({"account": {"id": "users:poor", "ledger": ledger}}, {"account": {"id": "users:rich", "ledger": ledger}}, 50)])
 
@@ -147,8 +147,8 @@ def test_insufficient_funds_retry_until_funded(sqlite_api: Api) -> None:
     assert balance(url, ledger, "users:rich") == 50
 
 
-def test_abort_stops_an_instance_stuck_retrying(sqlite_api: Api) -> None:
-    url = sqlite_api.url
+def test_abort_stops_an_instance_stuck_retrying(api: Api) -> None:
+    url = api.url
     ledger = new_ledger(url)
     instance_id = run(url, [send({"account": {"id": "users:empty", "ledger": ledger}}, {"account": {"id": "users:x", "ledger": ledger}}, 10)])
     eventually(lambda: instance(url, instance_id).get("status"))
