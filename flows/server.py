@@ -131,7 +131,6 @@ async def _temporal_address(settings: Settings, data_dir: DataDir | None, embed:
         return
     server = EmbeddedTemporal(data_dir)
     address = await server.start()
-    logger.info("embedded Temporal listening on %s (log: %s)", address, data_dir.temporal_log_path)
     try:
         yield address
     finally:
