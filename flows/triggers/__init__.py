@@ -1,0 +1,1 @@
+"""Triggers: event matching and the expression language (see `flows.triggers.expr`)."""
