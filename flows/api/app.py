@@ -70,6 +70,11 @@ def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
         (f"{prefix}/triggers/{{trigger_id}}", "GET", triggers.read_trigger),
         (f"{prefix}/triggers/{{trigger_id}}", "DELETE", triggers.delete_trigger),
         (f"{prefix}/triggers/{{trigger_id}}/occurrences", "GET", triggers.list_occurrences),
+        *(
+            [(f"{prefix}/triggers/{{trigger_id}}/test", "POST", triggers.test_trigger)]
+            if prefix == "/v2"
+            else []
+        ),
     ]
 
 

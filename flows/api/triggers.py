@@ -15,6 +15,7 @@ from flows.api.pagination import cursor_body, is_v2, page_query
 from flows.api.services import now, services
 from flows.api.workflows import live_workflow
 from flows.storage.records import TriggerRecord
+from flows.triggers import expr
 
 
 def _optional_string(body: dict[str, Any], key: str) -> str | None:
@@ -44,6 +45,9 @@ async def create_trigger(request: Request) -> Response:
     version = _optional_string(body, "version") or None
     filter_ = _optional_string(body, "filter") or None
     variables = _vars(body)
+    for source in [filter_, *(variables or {}).values()]:
+        if source is not None:
+            _compile(source)
     if not event:
         raise invalid("validating data: missing event")
     if not workflow_id:
@@ -61,6 +65,66 @@ async def create_trigger(request: Request) -> Response:
     )
     await services(request).repository.create_trigger(record)
     return JSONResponse({"data": rendering.trigger(record)}, status_code=201)
+
+
+def _compile(source: str) -> expr.Program:
+    """Compile a filter or variable expression, or reject the trigger with 400 VALIDATION."""
+    try:
+        return expr.compile(source)
+    except expr.ExprError as error:
+        raise invalid(f"validating data: error compiling expression '{source}': {error}") from None
+
+
+def _as_go_json(value: Any) -> Any:
+    """A decoded JSON document as Go decodes it into `any`: every number is a float64."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
+        for key, child in pairs:
+            if type(child) is int:
+                item[key] = float(child)
+            elif isinstance(child, dict | list):
+                pending.append(child)
+    return float(value) if type(value) is int else value
+
+
+def _link_unavailable(*_args: Any) -> Any:
+    # `link()` fetches a resource of the stack; the test endpoint does not reach the stack yet.
+    raise RuntimeError("link is not available")
+
+
+def _evaluate(source: str, payload: Any) -> tuple[Any, str | None]:
+    try:
+        return expr.compile(source).run({"event": payload, "link": _link_unavailable}), None
+    except expr.ExprError as error:
+        return None, str(error)
+
+
+async def test_trigger(request: Request) -> Response:
+    """Evaluate a trigger's filter and variables against a payload (reference §3), no side effect.
+
+    `filter` is omitted when the trigger has none; `variables` when it has none or the filter did
+    not match. Numbers of the payload are floats, as the real event pipeline gives them.
+    """
+    trigger_id = request.path_params["trigger_id"]
+    record = await services(request).repository.get_trigger(trigger_id)
+    if record is None:
+        raise not_found(f"trigger '{trigger_id}' not found")
+    payload = _as_go_json(require_object(await read_json(request, empty={}), "the event payload"))
+    result: dict[str, Any] = {}
+    matched = True
+    if record.filter is not None:
+        value, error = _evaluate(record.filter, payload)
+        matched = value is True
+        result["filter"] = {"match": matched} if error is None else {"match": False, "error": error}
+    if matched and record.vars:
+        variables: dict[str, Any] = {}
+        for name, source in record.vars.items():
+            value, error = _evaluate(source, payload)
+            variables[name] = {"value": expr.to_variable_string(value)} if error is None else {"error": error}
+        result["variables"] = variables
+    return JSONResponse({"data": result})
 
 
 async def list_triggers(request: Request) -> Response:

@@ -196,6 +196,8 @@ def ends_with(a: Any, b: Any) -> bool:
 
 def make_range(a: Any, b: Any) -> list[int]:
     if type(a) is int and type(b) is int:
+        if b - a >= 1_000_000:
+            raise Fail("memory budget exceeded")
         return list(range(a, b + 1))
     raise Fail(f"invalid operation: {go_type(a)} .. {go_type(b)}")
 

@@ -1,0 +1,187 @@
+"""`POST /v2/triggers/{triggerID}/test` and expression checks at trigger creation (reference §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Api
+
+NOOP = {"stages": [{"noop": {}}]}
+UNKNOWN_ID = "9d5c1f55-0c4e-4f53-8f5a-3f8f1d3c2b11"
+A_PLUS_B = "invalid operation: <nil> + <nil> (1:3)\n | a + b\n | ..^"
+
+
+def create_workflow(api: Api) -> str:
+    created = api.sdk.orchestration.v2.create_workflow(request=NOOP)
+    assert created.status_code == 201
+    return created.v2_create_workflow_response.data.id
+
+
+def create_trigger(api: Api, **fields: Any) -> str:
+    request = {"event": "SAVED_PAYMENT", "workflow_id": create_workflow(api), **fields}
+    created = api.sdk.orchestration.v2.create_trigger(request=request)
+    assert created.status_code == 201
+    return created.v2_create_trigger_response.data.id
+
+
+def test_trigger(api: Api, trigger_id: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    response = api.sdk.orchestration.v2.test_trigger(
+        request={"trigger_id": trigger_id, "request_body": payload}
+    )
+    assert response.status_code == 200
+    return response.raw_response.json()
+
+
+test_trigger.__test__ = False  # a helper, not a test
+
+
+# -- the reference's four cases, exact ---------------------------------------------------------
+
+
+def test_nominal_without_filter_nor_variables(api: Api) -> None:
+    trigger_id = create_trigger(api)
+    # The reference answers {"filter": null, "variables": null}; we omit what would be null.
+    assert test_trigger(api, trigger_id, {}) == {"data": {}}
+
+
+def test_filter_and_variable_match(api: Api) -> None:
+    trigger_id = create_trigger(
+        api, filter='event.user.role == "admin"', vars={"role": "event.user.role"}
+    )
+    assert test_trigger(api, trigger_id, {"user": {"role": "admin"}}) == {
+        "data": {"filter": {"match": True}, "variables": {"role": {"value": "admin"}}}
+    }
+
+
+def test_filter_error(api: Api) -> None:
+    trigger_id = create_trigger(api, filter="a + b")
+    assert test_trigger(api, trigger_id, {}) == {
+        "data": {"filter": {"match": False, "error": A_PLUS_B}}
+    }
+
+
+def test_variable_error(api: Api) -> None:
+    trigger_id = create_trigger(api, vars={"test": "a + b"})
+    assert test_trigger(api, trigger_id, {}) == {"data": {"variables": {"test": {"error": A_PLUS_B}}}}
+
+
+# -- more ----------------------------------------------------------------------------------------
+
+
+def test_sdk_decodes_the_result(api: Api) -> None:
+    trigger_id = create_trigger(api, filter="event.amount > 50", vars={"amount": "event.amount"})
+    response = api.sdk.orchestration.v2.test_trigger(
+        request={"trigger_id": trigger_id, "request_body": {"amount": 100}}
+    )
+    assert response.status_code == 200
+    data = response.v2_test_trigger_response.data
+    assert data.filter_.match is True
+    assert data.variables["amount"].value == "100"
+
+
+def test_unmatched_filter_computes_no_variables(api: Api) -> None:
+    trigger_id = create_trigger(api, filter="event.amount > 50", vars={"amount": "event.amount"})
+    assert test_trigger(api, trigger_id, {"amount": 10}) == {"data": {"filter": {"match": False}}}
+
+
+def test_non_boolean_filter_does_not_match(api: Api) -> None:
+    trigger_id = create_trigger(api, filter="event.amount", vars={"x": "1"})
+    assert test_trigger(api, trigger_id, {"amount": 10}) == {"data": {"filter": {"match": False}}}
+
+
+def test_variables_follow_the_go_string_rules(api: Api) -> None:
+    trigger_id = create_trigger(
+        api,
+        vars={
+            "psp": "event.metadata.psp",
+            "float": "event.amount",
+            "bool": "event.ok",
+            "concat": 'event.foo + "-YYY"',
+            "count": "len(event.items)",
+            "missing": "event.missing",
+            "deep": "event.missing.deep",
+        },
+    )
+    payload = {"metadata": {"psp": "stripe"}, "amount": 1200000, "ok": True, "foo": "XXX", "items": [1, 2]}
+    assert test_trigger(api, trigger_id, payload)["data"]["variables"] == {
+        "psp": {"value": "stripe"},
+        "float": {"value": "1200000"},
+        "bool": {"value": "true"},
+        "concat": {"value": "XXX-YYY"},
+        "count": {"value": "2"},
+        "missing": {"value": "<nil>"},
+        "deep": {"error": "cannot fetch deep from <nil> (1:14)\n | event.missing.deep\n | .............^"},
+    }
+
+
+def test_payload_numbers_are_floats(api: Api) -> None:
+    trigger_id = create_trigger(api, vars={"type": "type(event.n)", "half": "event.n / 2", "mod": "event.n % 2"})
+    variables = test_trigger(api, trigger_id, {"n": 3})["data"]["variables"]
+    assert variables["type"] == {"value": "float"}
+    assert variables["half"] == {"value": "1.5"}
+    assert variables["mod"] == {"error": "invalid operation: float64 % int (1:9)\n | event.n % 2\n | ........^"}
+
+
+def test_link_is_not_available_yet(api: Api) -> None:
+    trigger_id = create_trigger(api, vars={"role": 'link(event, "source_account").role'})
+    assert test_trigger(api, trigger_id, {})["data"]["variables"] == {
+        "role": {"error": "link is not available"}
+    }
+
+
+def test_unknown_or_deleted_trigger_is_404(api: Api) -> None:
+    response = httpx.post(f"{api.url}/api/orchestration/v2/triggers/{UNKNOWN_ID}/test", json={})
+    assert response.status_code == 404
+    assert response.json()["errorCode"] == "NOT_FOUND"
+    trigger_id = create_trigger(api)
+    assert api.sdk.orchestration.v2.delete_trigger(request={"trigger_id": trigger_id}).status_code == 204
+    response = httpx.post(f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test", json={})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"'])
+def test_invalid_body_is_400(api: Api, body: bytes) -> None:
+    trigger_id = create_trigger(api)
+    response = httpx.post(
+        f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "VALIDATION"
+
+
+def test_not_routed_in_v1(api: Api) -> None:
+    trigger_id = create_trigger(api)
+    response = httpx.post(f"{api.url}/api/orchestration/triggers/{trigger_id}/test", json={})
+    assert response.status_code in (404, 405)
+
+
+# -- creation compiles expressions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields, source, message",
+    [
+        ({"filter": "a +"}, "a +", "unexpected token EOF (1:4)\n | a +\n | ...^"),
+        ({"vars": {"x": "1 + \"a\""}}, '1 + "a"',
+         'invalid operation: + (mismatched types int and string) (1:3)\n | 1 + "a"\n | ..^'),
+        ({"vars": {"ok": "event.a", "bad": "len()"}}, "len()",
+         "not enough arguments to call len (1:1)\n | len()\n | ^"),
+    ],
+)
+def test_creation_rejects_expressions_that_do_not_compile(api: Api, fields, source, message) -> None:
+    body = {"event": "SAVED_PAYMENT", "workflowID": create_workflow(api), **fields}
+    response = httpx.post(f"{api.url}/api/orchestration/v2/triggers", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "errorCode": "VALIDATION",
+        "errorMessage": f"validating data: error compiling expression '{source}': {message}",
+    }
+
+
+def test_creation_accepts_unknown_names_and_link(api: Api) -> None:
+    create_trigger(api, filter="a + b > 1", vars={"role": 'link(event, "source_account").role'})
