@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
@@ -241,6 +241,64 @@ class Repository:
         )
         rows, has_more = await self._page(query, offset, limit)
         return Page([_occurrence(row) for row in rows], has_more)
+
+    async def matching_triggers(self, event_type: str, version: str | None) -> list[TriggerRecord]:
+        """Live triggers on `event_type` whose version is unset or `version`, oldest first.
+
+        Triggers of a soft-deleted workflow are left out: deleting a workflow stops its triggers.
+        """
+        if not _storable(event_type) or (version is not None and not _storable(version)):
+            return []
+        version_matches = (
+            triggers.c.version.is_(None)
+            if version is None
+            else or_(triggers.c.version.is_(None), triggers.c.version == version)
+        )
+        query = (
+            select(triggers)
+            .select_from(triggers.join(workflows, workflows.c.id == triggers.c.workflow_id))
+            .where(
+                triggers.c.deleted_at.is_(None),
+                workflows.c.deleted_at.is_(None),
+                triggers.c.event == event_type,
+                version_matches,
+            )
+            .order_by(triggers.c.created_at, triggers.c.id)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [TriggerRecord(**row) for row in rows]
+
+    async def has_occurrence(self, trigger_id: str, dedup_key: str) -> bool:
+        """Whether the trigger has already fired for that de-duplication key."""
+        if not _storable(dedup_key):
+            return False
+        occurrence = triggers_occurrences
+        query = select(occurrence.c.id).where(
+            occurrence.c.trigger_id == trigger_id, occurrence.c.dedup_key == dedup_key
+        )
+        async with self.db.read() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def insert_occurrence(self, record: OccurrenceRecord, dedup_key: str) -> bool:
+        """Record an occurrence; False when the trigger already has one for `dedup_key`."""
+        values = {
+            "id": record.id,
+            "trigger_id": record.trigger_id,
+            "workflow_instance_id": record.workflow_instance_id,
+            "date": record.date,
+            "event": record.event,
+            "error": record.error,
+            "dedup_key": dedup_key,
+        }
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                self._insert(triggers_occurrences)
+                .values(**values)
+                .on_conflict_do_nothing()
+                .returning(triggers_occurrences.c.id)
+            )
+            return result.first() is not None
 
     # -- service secrets ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     Text,
     TypeDecorator,
 )
@@ -122,7 +123,10 @@ triggers_occurrences = Table(
     Column("date", UTCDateTime, nullable=False),
     Column("event", JSON, nullable=False),
     Column("error", Text),
+    # What makes a trigger fire at most once for an event (payload id or message id).
+    Column("dedup_key", String),
     Index("triggers_occurrences_trigger", "trigger_id", "date", "id"),
+    UniqueConstraint("trigger_id", "dedup_key", name="triggers_occurrences_dedup"),
 )
 
 # Small service-wide secrets shared by every process of a deployment (the token signing key).
