@@ -36,6 +36,7 @@ from flows.settings import Settings
 from flows.stack.client import Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
+from flows.triggers.listener import EventHandler
 
 logger = logging.getLogger("flows")
 
@@ -207,6 +208,7 @@ async def serve(settings: Settings) -> None:
             engine=run.engine,
             version=flows_version(),
             wait_timeout=settings.wait_timeout,
+            events=EventHandler(run.repository, run.engine),
         )
         app: ASGIApp = create_app(services, issuer)
         sandbox_url = None

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flows.api import instances, triggers, workflows
+from flows.api import events, instances, triggers, workflows
 from flows.api.auth import AuthMiddleware, token_route
 from flows.api.errors import ApiError, on_api_error, on_http_error, on_unexpected_error
 from flows.api.services import Services, services
@@ -84,6 +84,7 @@ def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
         Route("/_healthcheck", healthcheck, methods=["GET"]),
         Route("/_info", info, methods=["GET"]),
         Route("/v2/_info", info, methods=["GET"]),
+        Route("/events", events.ingest_event, methods=["POST"]),
         *routes_by_path(_versioned_endpoints("") + _versioned_endpoints("/v2")),
     ]
     app = Starlette(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from flows.engine.client import Engine
 from flows.storage.repository import Repository
+
+if TYPE_CHECKING:
+    from flows.triggers.listener import EventHandler
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,8 @@ class Services:
     version: str
     wait_timeout: float = 4.0
     abort_timeout: float = 4.0
+    events: EventHandler | None = None
+    """Fires triggers for ingested events; None: this process does not ingest events."""
 
 
 def services(request: Request) -> Services:
