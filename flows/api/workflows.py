@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -14,10 +13,9 @@ from flows.api.bodies import read_json, read_json_or_yaml
 from flows.api.errors import invalid, not_found
 from flows.api.pagination import cursor_body, is_v2, page_query
 from flows.api.services import now, services
-from flows.engine.client import instance_id_for
-from flows.engine.models import InstanceInput
+from flows.engine.instances import start_instance
 from flows.stages.base import ConfigError
-from flows.storage.records import InstanceRecord, WorkflowRecord
+from flows.storage.records import WorkflowRecord
 from flows.workflows.config import validate_config
 
 
@@ -69,38 +67,14 @@ async def run_workflow(request: Request) -> Response:
     workflow = await live_workflow(request, request.path_params["workflow_id"])
     variables = _variables(await read_json(request, empty={}))
     key = request.headers.get("idempotency-key") or None
-    created = now()
-    instance = InstanceRecord(
-        id=instance_id_for(workflow.id, key),
-        workflow_id=workflow.id,
-        created_at=created,
-        updated_at=created,
-        terminated=False,
-    )
-    started = await found.engine.start(
-        InstanceInput(
-            instance_id=instance.id,
-            workflow_id=workflow.id,
-            stages=workflow.config["stages"],
-            variables=variables,
-            created_at=created,
-        )
-    )
-    if started:
-        await found.repository.insert_instance(instance)
+    instance, started = await start_instance(found.engine, found.repository, workflow, variables, key)
     if _wants_wait(request):
         await found.engine.wait(instance.id, found.wait_timeout)
-    if started and not _wants_wait(request):
+    elif started:
         return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
+    # Waited, or the same Idempotency-Key again: the instance as it stands.
     stored = await found.repository.get_instance(instance.id)
-    if stored is None:
-        # The same Idempotency-Key is being used by a run that has not recorded its row yet:
-        # answer with that run's instance (its creation time), not with this request's.
-        original = await found.engine.started_input(instance.id)
-        if original is not None:
-            instance = replace(instance, created_at=original.created_at, updated_at=original.created_at)
-        return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
-    return JSONResponse({"data": rendering.instance(stored)}, status_code=201)
+    return JSONResponse({"data": rendering.instance(stored or instance)}, status_code=201)
 
 
 def _wants_wait(request: Request) -> bool:

@@ -34,9 +34,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.engine.client import Engine, instance_id_for
-from flows.engine.models import InstanceInput
-from flows.storage.records import InstanceRecord, OccurrenceRecord, TriggerRecord
+from flows.engine.client import Engine
+from flows.engine.instances import start_instance
+from flows.storage.records import OccurrenceRecord, TriggerRecord
 from flows.storage.repository import Repository
 from flows.triggers import expr
 
@@ -177,30 +177,9 @@ class EventHandler:
         workflow = await self.repository.get_workflow(trigger.workflow_id)
         if workflow is None or workflow.deleted_at is not None:
             return None
-        instance = InstanceRecord(
-            id=instance_id_for(workflow.id, f"trigger:{trigger.id}:{key}"),
-            workflow_id=workflow.id,
-            created_at=date,
-            updated_at=date,
-            terminated=False,
+        instance, _started = await start_instance(
+            self.engine, self.repository, workflow, variables, f"trigger:{trigger.id}:{key}"
         )
-        started = await self.engine.start(
-            InstanceInput(
-                instance_id=instance.id,
-                workflow_id=workflow.id,
-                stages=workflow.config["stages"],
-                variables=variables,
-                created_at=date,
-            )
-        )
-        if not started:
-            # Started by an earlier delivery that did not get to record its occurrence.
-            original = await self.engine.started_input(instance.id)
-            if original is not None:
-                instance = replace(
-                    instance, created_at=original.created_at, updated_at=original.created_at
-                )
-        await self.repository.insert_instance(instance)
         fired = replace(occurrence, workflow_instance_id=instance.id)
         if not await self.repository.insert_occurrence(fired, key):
             return None

@@ -359,7 +359,7 @@ class _Compiler:
     def c_unary(self, children: list, lets: frozenset[str]) -> Node:
         op = children[0]
         operand = self.compile(children[1], lets)
-        position, source = op.start_pos, self.source
+        position = op.start_pos
         if str(op) in ("not", "!"):
             function = lambda value: not rt.as_bool(value)  # noqa: E731
         elif str(op) == "-":
