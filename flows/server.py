@@ -32,6 +32,7 @@ from flows.engine.devserver import EmbeddedTemporal, read_embedded_address
 from flows.engine.reconcile import reconcile
 from flows.engine.worker import build_worker
 from flows.sandbox.app import create_sandbox_app
+from flows.sandbox.events import in_background
 from flows.settings import Settings
 from flows.stack.client import Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
@@ -203,18 +204,22 @@ def _own_url(settings: Settings) -> str:
 async def serve(settings: Settings) -> None:
     async with runtime(settings, owns_data_dir=True) as run:
         issuer = await _issuer(run)
+        events = EventHandler(run.repository, run.engine)
         services = Services(
             repository=run.repository,
             engine=run.engine,
             version=flows_version(),
             wait_timeout=settings.wait_timeout,
-            events=EventHandler(run.repository, run.engine),
+            events=events,
         )
         app: ASGIApp = create_app(services, issuer)
         sandbox_url = None
         release_holds: Callable[[], None] = lambda: None  # noqa: E731
         if not settings.stack_url:
-            sandbox = create_sandbox_app(run.database)
+            # The sandbox's events go to the triggers in process (at-most-once across a crash).
+            sandbox = create_sandbox_app(
+                run.database, events=in_background(events.handle), stack_url=_own_url(settings)
+            )
             # A request parked on a test hold would otherwise keep the API from shutting down.
             release_holds = sandbox.state.sandbox.hooks.release_all
             app = WithSandbox(app, sandbox, issuer)

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from flows.routing import routes_by_path
 from flows.sandbox import hooks, ledger_api, payments, wallets_api
 from flows.sandbox.errors import NOT_FOUND, VALIDATION, StackError
+from flows.sandbox.events import EventSink, Publisher
 from flows.sandbox.hooks import DEFAULT_RECORD_LIMIT, HookedRequests, Hooks
 from flows.sandbox.ledger import DEFAULT_BUCKET, Ledger
 from flows.sandbox.payments import Payments
@@ -93,19 +94,24 @@ def create_sandbox_app(
     record_requests: bool = True,
     record_limit: int = DEFAULT_RECORD_LIMIT,
     default_ledgers: Mapping[str, str] = DEFAULT_LEDGERS,
+    events: EventSink | None = None,
+    stack_url: str = "",
 ) -> Starlette:
     """The sandbox on a migrated `database` (SQLite or PostgreSQL).
 
     `record_requests=False` skips the per-request recording write (for benchmarks);
     `record_limit` is how many of the latest requests the recording keeps.
     `app.state.sandbox.hooks.release_all()` frees held requests, e.g. before a shutdown.
+    `events` receives every event the stack publishes, after its write commits
+    (flows.sandbox.events); `stack_url` is the stack's public URL, for the payments' `links`.
     """
-    ledger = Ledger(database, auto_create_ledgers=auto_create_ledgers)
+    publisher = Publisher(events)
+    ledger = Ledger(database, auto_create_ledgers=auto_create_ledgers, events=publisher)
     sandbox = Sandbox(
         database=database,
         ledger=ledger,
         wallets=Wallets(ledger),
-        payments=Payments(database),
+        payments=Payments(database, events=publisher, stack_url=stack_url),
         hooks=Hooks(database, record=record_requests, limit=record_limit),
     )
     endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes() + hooks.routes()

@@ -35,6 +35,7 @@ from flows.sandbox.errors import (
     not_found,
     validation,
 )
+from flows.sandbox.events import Publisher
 from flows.sandbox.filters import Predicate
 from flows.sandbox.ledger_model import (
     DEFAULT_BUCKET,
@@ -86,9 +87,13 @@ class _DryRun(Exception):
 class Ledger:
     """The ledger's operations; the HTTP layer (ledger_api) and Wallets both go through here."""
 
-    def __init__(self, database: Database, *, auto_create_ledgers: bool = False) -> None:
+    def __init__(
+        self, database: Database, *, auto_create_ledgers: bool = False, events: Publisher | None = None
+    ) -> None:
         self.db = database
         self.auto_create = auto_create_ledgers
+        # Events are published once a write has committed, never for a replay or a dry run.
+        self.events = events or Publisher()
 
     def _insert(self, table: Any) -> Any:
         return (sqlite if self.db.is_sqlite else postgresql).insert(table)
@@ -442,7 +447,8 @@ class Ledger:
         timestamp: datetime | None,
         reference: str | None,
         account_metadata: Mapping[str, Mapping[str, str]],
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+        """The rendered transaction and the account metadata it wrote."""
         volumes = await self._lock_volumes(conn, ledger, program.volumes())
         outcome = execute(program, {key: i - o for key, (i, o) in volumes.items()})
         if not outcome.postings:
@@ -455,7 +461,7 @@ class Ledger:
         merged_accounts = {a: dict(m) for a, m in account_metadata.items()}
         for address, values in outcome.account_metadata.items():
             merged_accounts.setdefault(address, {}).update(values)
-        return await self._commit(
+        transaction = await self._commit(
             conn,
             ledger,
             outcome.postings,
@@ -465,6 +471,7 @@ class Ledger:
             merged_accounts,
             volumes,
         )
+        return transaction, merged_accounts
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -475,8 +482,10 @@ class Ledger:
         idempotency_key: str | None = None,
         dry_run: bool = False,
     ) -> WriteResult:
+        written: dict[str, dict[str, str]] = {}
+
         async def operation(conn: AsyncConnection) -> WriteResult:
-            transaction = await self._run(
+            transaction, accounts = await self._run(
                 conn,
                 ledger,
                 request.program(),
@@ -485,9 +494,14 @@ class Ledger:
                 request.reference,
                 request.account_metadata,
             )
+            written.clear()
+            written.update(accounts)
             return WriteResult(200, transaction)
 
-        return await self._write(ledger, idempotency_key, request.input_hash(), operation, dry_run)
+        result = await self._write(ledger, idempotency_key, request.input_hash(), operation, dry_run)
+        if not dry_run and not result.replayed:
+            await self.events.committed_transaction(ledger, result.body, written)
+        return result
 
     async def revert_transaction(
         self,
@@ -527,7 +541,7 @@ class Ledger:
                 Posting(p["destination"], p["source"], int(p["amount"]), p["asset"])
                 for p in reversed(original.postings)
             ]
-            transaction = await self._run(
+            transaction, _ = await self._run(
                 conn,
                 ledger,
                 postings_program(reversed_postings, force),
@@ -542,9 +556,18 @@ class Ledger:
                 .where(table.c.ledger == ledger, table.c.id == transaction_id)
                 .values(reverted_at=moment, updated_at=moment)
             )
+            row = (
+                await conn.execute(select(table).where(table.c.ledger == ledger, table.c.id == transaction_id))
+            ).mappings().one()
+            reverted.clear()
+            reverted.update(render_transaction(row))
             return WriteResult(201, transaction)
 
-        return await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
+        reverted: dict[str, Any] = {}
+        result = await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
+        if not dry_run and not result.replayed:
+            await self.events.reverted_transaction(ledger, reverted, result.body)
+        return result
 
     async def add_account_metadata(
         self,
@@ -560,7 +583,10 @@ class Ledger:
             await self._touch_accounts(conn, ledger, [address], now(), {address: metadata})
             return WriteResult(204)
 
-        return await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
+        result = await self._write(ledger, idempotency_key, input_hash, operation, dry_run)
+        if not dry_run and not result.replayed:
+            await self.events.saved_metadata(ledger, "ACCOUNT", address, metadata)
+        return result
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from flows.sandbox.errors import (
     not_found,
     validation,
 )
+from flows.sandbox.events import Publisher
 from flows.sandbox.names import is_asset
 from flows.sandbox.rendering import (
     ZERO_TIME,
@@ -157,8 +158,13 @@ def _date(body: dict[str, Any], name: str) -> datetime | None:
 
 
 class Payments:
-    def __init__(self, database: Database) -> None:
+    """`stack_url` is the stack's public URL, for the `links` of SAVED_PAYMENT (stack-apis §4.5);
+    events are published once a write has committed (flows.sandbox.events)."""
+
+    def __init__(self, database: Database, *, events: Publisher | None = None, stack_url: str = "") -> None:
         self.db = database
+        self.events = events or Publisher()
+        self.stack_url = stack_url
 
     async def _get(self, table: Table, object_id: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
@@ -232,6 +238,7 @@ class Payments:
             "metadata": string_map(body.get("metadata"), "metadata"),
         }
         if await self._insert(sandbox_payments, document):
+            await self.events.saved_payment(document, self.stack_url)
             return document
         # Payments upserts: creating it again updates its status and amount.
         existing = await self._get(sandbox_payments, payment_id)
@@ -241,6 +248,7 @@ class Payments:
         existing.update(status=status, amount=amount)
         existing["metadata"] = {**(existing.get("metadata") or {}), **document["metadata"]}
         await self._replace(sandbox_payments, existing)
+        await self.events.saved_payment(existing, self.stack_url)
         return existing
 
     async def get_payment(self, payment_id: str) -> dict[str, Any]:
@@ -254,6 +262,7 @@ class Payments:
         found = await self.get_payment(payment_id)
         found["metadata"] = {**(found.get("metadata") or {}), **metadata}
         await self._replace(sandbox_payments, found)
+        await self.events.saved_payment(found, self.stack_url)
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -283,6 +292,7 @@ class Payments:
             "raw": None,
         }
         if await self._insert(sandbox_payment_accounts, document):
+            await self.events.saved_account(document)
             return document
         existing = await self._get(sandbox_payment_accounts, account_id)
         assert existing is not None
@@ -348,6 +358,7 @@ class Payments:
         }
         if not await self._insert(sandbox_transfer_initiations, document):
             raise StackError(400, CONFLICT, f"transfer initiation with reference {reference!r} already exists")
+        await self.events.saved_transfer_initiation(document, attempts=1)
         return document
 
     async def _account_for_transfer(self, account_id: str, role: str) -> dict[str, Any]:
@@ -375,6 +386,7 @@ class Payments:
             raise validation(f"transfer initiation is {found['status']}, not waiting for validation")
         found["status"] = status
         await self._replace(sandbox_transfer_initiations, found)
+        await self.events.saved_transfer_initiation(found, attempts=2)
 
 
 # -- HTTP -----------------------------------------------------------------------------------
