@@ -29,7 +29,11 @@ ENGINE_FLAGS = [
     ("--stack-url", "base URL of the Formance stack (default: the built-in sandbox)"),
     ("--stack-client-id", "OAuth2 client id for the stack"),
     ("--stack-client-secret", "OAuth2 client secret for the stack"),
-    ("--topics", "broker topics to listen to (comma or space separated)"),
+    ("--topics", "NATS JetStream subjects to consume, e.g. 'prod.ledger prod.payments' (comma or space separated)"),
+    ("--nats-url", "NATS server URL: consume --topics, publish lifecycle events (e.g. nats://127.0.0.1:4222)"),
+    ("--publisher-nats-url", "the reference's name for --nats-url"),
+    ("--publisher-nats-enabled", "the reference's switch; accepted (a NATS URL alone enables NATS)"),
+    ("--publisher-topic-mapping", "from:to[,from:to…]: subject of the lifecycle events (topic 'orchestration'; default <stack>.orchestration)"),
     ("--debug", "debug logs and access logs"),
 ]
 SERVE_FLAGS = [
@@ -40,7 +44,7 @@ SERVE_FLAGS = [
     ("--auth-enabled", "external issuer; not supported yet (use --auth-clients)"),
     ("--wait-timeout", "seconds runWorkflow?wait=true waits at most (default: 4)"),
 ]
-BOOLEAN_FLAGS = {"--worker", "--debug", "--auth-enabled", "--postgres-aws-enable-iam", "--temporal-encryption-enabled"}
+BOOLEAN_FLAGS = {"--worker", "--publisher-nats-enabled", "--debug", "--auth-enabled", "--postgres-aws-enable-iam", "--temporal-encryption-enabled"}
 
 
 def _add(parser: argparse.ArgumentParser, flags: list[tuple[str, str]]) -> None:

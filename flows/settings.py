@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     stack_client_id: str | None = None
     stack_client_secret: str | None = None
     topics: Annotated[list[str], NoDecode] = []
+    nats_url: str | None = None
+    publisher_nats_enabled: bool = False
+    publisher_nats_url: str | None = None
+    publisher_topic_mapping: Annotated[list[str], NoDecode] = []
 
     auth_enabled: bool = False
     auth_clients: str | None = None
@@ -48,10 +52,14 @@ class Settings(BaseSettings):
 
     wait_timeout: float = 4.0
 
-    @field_validator("topics", mode="before")
+    @field_validator("topics", "publisher_topic_mapping", mode="before")
     @classmethod
     def _topics(cls, value: object) -> object:
         return _split(value)
+
+    def nats_address(self) -> str | None:
+        """`--nats-url`, else the reference's `--publisher-nats-url`."""
+        return self.nats_url or self.publisher_nats_url or None
 
     def listen_address(self) -> tuple[str, int]:
         """`host:port`; the reference's `:8080` form means every interface."""
@@ -72,6 +80,8 @@ class Settings(BaseSettings):
                 "--auth-enabled (an external issuer) is not supported yet: "
                 "use --auth-clients id:secret to protect the API with the built-in issuer"
             )
+        if self.publisher_nats_enabled and not self.nats_address():
+            problems.append("--publisher-nats-enabled needs --publisher-nats-url (or --nats-url)")
         if bool(self.temporal_ssl_client_cert) != bool(self.temporal_ssl_client_key):
             problems.append("--temporal-ssl-client-cert and --temporal-ssl-client-key go together")
         return problems

@@ -7,11 +7,13 @@ from temporalio import activity
 from flows.engine.models import Progress
 from flows.storage.records import InstanceRecord, StageStatusRecord
 from flows.storage.repository import Repository
+from flows.triggers.lifecycle import LifecyclePublisher, derive
 
 
 class Bookkeeping:
-    def __init__(self, repository: Repository) -> None:
+    def __init__(self, repository: Repository, events: LifecyclePublisher | None = None) -> None:
         self.repository = repository
+        self.events = events
 
     @activity.defn(name="RecordProgress")
     async def record_progress(self, progress: Progress) -> None:
@@ -37,4 +39,7 @@ class Bookkeeping:
             )
             for stage in progress.stages
         ]
-        await self.repository.save_progress(instance, stages)
+        prior = await self.repository.save_progress(instance, stages)
+        if self.events is not None:
+            # After the commit; queued, so publishing never holds up the instance.
+            self.events.emit(derive(progress, prior.instance_terminated, prior.stages))

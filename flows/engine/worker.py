@@ -11,6 +11,7 @@ from flows.engine.workflow import InstanceWorkflow
 from flows.stack.activities import StackActivities
 from flows.stack.client import StackClient
 from flows.storage.repository import Repository
+from flows.triggers.lifecycle import LifecyclePublisher
 
 # Sized for a 2-core machine: enough in flight to keep Temporal busy, few enough that a workflow
 # task running its local activities never nears the 10 s workflow task timeout.
@@ -20,10 +21,15 @@ MAX_ACTIVITIES = 64
 
 
 def build_worker(
-    client: Client, task_queue: str, repository: Repository, stack: StackClient | None = None
+    client: Client,
+    task_queue: str,
+    repository: Repository,
+    stack: StackClient | None = None,
+    events: LifecyclePublisher | None = None,
 ) -> Worker:
-    """`stack` is where stack activities call; without it the worker runs no money movement."""
-    bookkeeping = Bookkeeping(repository)
+    """`stack` is where stack activities call; without it the worker runs no money movement.
+    `events` receives the lifecycle events derived from the bookkeeping writes."""
+    bookkeeping = Bookkeeping(repository, events)
     stack_activities = StackActivities(stack, repository).all() if stack else []
     return Worker(
         client,

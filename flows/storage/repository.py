@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,15 @@ from flows.storage.tables import (
     workflow_instances,
     workflows,
 )
+
+
+@dataclass(frozen=True)
+class PriorProgress:
+    """An instance's rows before a progress write: terminated, and each stage row's number →
+    whether it was terminated."""
+
+    instance_terminated: bool
+    stages: dict[int, bool]
 
 
 class Repository:
@@ -84,8 +93,9 @@ class Repository:
 
     async def save_progress(
         self, instance: InstanceRecord, stages: list[StageStatusRecord]
-    ) -> None:
-        """Upsert an instance row and some of its stage rows in one transaction (idempotent)."""
+    ) -> PriorProgress:
+        """Upsert an instance row and some of its stage rows in one transaction (idempotent);
+        what those rows said before (lifecycle events are the difference)."""
         values = _instance_values(instance)
         upsert_instance = self._insert(workflow_instances).values(**values)
         upsert_instance = upsert_instance.on_conflict_do_update(
@@ -96,6 +106,20 @@ class Repository:
             },
         )
         async with self.db.write() as conn:
+            prior_terminated = (
+                await conn.execute(
+                    select(workflow_instances.c.terminated).where(workflow_instances.c.id == instance.id)
+                )
+            ).scalar()
+            prior_stages = {
+                row.stage: row.terminated_at is not None
+                for row in await conn.execute(
+                    select(
+                        workflow_instance_stage_statuses.c.stage,
+                        workflow_instance_stage_statuses.c.terminated_at,
+                    ).where(workflow_instance_stage_statuses.c.instance_id == instance.id)
+                )
+            }
             await conn.execute(upsert_instance)
             if stages:
                 insert_stages = self._insert(workflow_instance_stage_statuses).values(
@@ -119,6 +143,7 @@ class Repository:
                         },
                     )
                 )
+        return PriorProgress(bool(prior_terminated), prior_stages)
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
         """The instance with its workflow and stage rows."""

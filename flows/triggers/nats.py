@@ -1,0 +1,150 @@
+"""NATS JetStream: consuming the stack's events and publishing the orchestration's own.
+
+Consumption (stack-apis.md §5.3, anchor §9.1): every `--topics` subject (e.g. `prod.ledger`)
+belongs to a stream the stack owns (one stream per stack, `<stack>.*`); Flows looks the stream up
+by subject and never creates it. On each such stream one durable pull consumer named
+`orchestration` (shared by every worker of the deployment, so each message is processed once
+across the cluster) filters the topics of that stream; it is created when missing, bound as is
+otherwise. Each message is decoded as an event envelope and handed to `EventHandler.handle` with
+the message id (`Nats-Msg-Id`, else the stack publisher's `_watermill_message_uuid`, else
+`<stream>:<stream sequence>`); it is acked only after `handle` returned. A message that is not an
+envelope is terminated (never redelivered) and logged; a handler error is nak'ed for redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+
+from flows.triggers.listener import InvalidEnvelope
+
+logger = logging.getLogger("flows.triggers.nats")
+
+CONSUMER = "orchestration"
+"""The durable consumer name the stack's operator uses for the orchestration."""
+FETCH_BATCH = 32
+FETCH_TIMEOUT_S = 1.0
+ACK_WAIT_S = 30.0
+NAK_DELAY_S = 1.0
+MESSAGE_ID_HEADERS = ("Nats-Msg-Id", "_watermill_message_uuid")
+
+Handle = Callable[[Any, str], Awaitable[Any]]
+
+
+async def connect(url: str) -> NATS:
+    return await nats.connect(
+        url, name="flows-orchestration", max_reconnect_attempts=-1, reconnect_time_wait=1
+    )
+
+
+def message_id(msg: Msg) -> str:
+    for header in MESSAGE_ID_HEADERS:
+        value = (msg.headers or {}).get(header)
+        if value:
+            return str(value)
+    meta = msg.metadata
+    return f"{meta.stream}:{meta.sequence.stream}"
+
+
+async def process(msg: Msg, handle: Handle) -> None:
+    """One message: decoded, handled, then acked; terminated if malformed, nak'ed on error."""
+    try:
+        envelope = json.loads(msg.data)
+        ident = message_id(msg)
+    except (ValueError, UnicodeDecodeError) as error:
+        logger.error("terminating malformed message on %s: %s", msg.subject, error)
+        await msg.term()
+        return
+    try:
+        await handle(envelope, ident)
+    except InvalidEnvelope as error:
+        logger.error("terminating message %s on %s: %s", ident, msg.subject, error)
+        await msg.term()
+        return
+    except Exception:
+        logger.exception("handling message %s on %s failed; it will be redelivered", ident, msg.subject)
+        with contextlib.suppress(Exception):
+            await msg.nak(delay=NAK_DELAY_S)
+        return
+    await msg.ack_sync()
+
+
+class Consumer:
+    """Pulls the `--topics` messages from JetStream into `handle` until `stop`."""
+
+    def __init__(self, connection: NATS, topics: list[str], handle: Handle) -> None:
+        self.connection = connection
+        self.js: JetStreamContext = connection.jetstream()
+        self.topics = topics
+        self.handle = handle
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+
+    async def _streams(self) -> dict[str, list[str]]:
+        streams: dict[str, list[str]] = {}
+        for topic in self.topics:
+            try:
+                stream = await self.js.find_stream_name_by_subject(topic)
+            except NotFoundError as error:
+                raise RuntimeError(f"no JetStream stream holds the subject '{topic}'") from error
+            streams.setdefault(stream, []).append(topic)
+        return streams
+
+    async def _bind(self, stream: str, topics: list[str]) -> JetStreamContext.PullSubscription:
+        try:
+            await self.js.consumer_info(stream, CONSUMER)
+        except NotFoundError:
+            config = js_api.ConsumerConfig(
+                durable_name=CONSUMER,
+                ack_policy=js_api.AckPolicy.EXPLICIT,
+                deliver_policy=js_api.DeliverPolicy.ALL,
+                ack_wait=ACK_WAIT_S,
+            )
+            if len(topics) == 1:
+                config.filter_subject = topics[0]
+            else:
+                config.filter_subjects = topics
+            with contextlib.suppress(nats.js.errors.BadRequestError):
+                # Another worker creating it at the same time is fine: bind to theirs.
+                await self.js.add_consumer(stream, config)
+        return await self.js.pull_subscribe_bind(durable=CONSUMER, stream=stream)
+
+    async def start(self) -> None:
+        for stream, topics in (await self._streams()).items():
+            subscription = await self._bind(stream, topics)
+            logger.info("consuming %s from stream %s (consumer %s)", ", ".join(topics), stream, CONSUMER)
+            self._tasks.append(asyncio.create_task(self._pull(subscription)))
+
+    async def _pull(self, subscription: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning("fetching from JetStream failed: %s", error)
+                await asyncio.sleep(1)
+                continue
+            await asyncio.gather(*(process(msg, self.handle) for msg in messages))
+
+    async def stop(self) -> None:
+        """Stop fetching; messages being handled finish (unacked ones are redelivered anyway)."""
+        self._stopping.set()
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=FETCH_TIMEOUT_S + 5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,55 @@
+"""The event pipeline of a `serve`/`worker` process: the NATS connection when configured, the
+JetStream consumer of `--topics`, and the lifecycle publisher (NATS and in process)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flows.settings import Settings
+from flows.triggers import nats as nats_transport
+from flows.triggers.lifecycle import TOPIC, LifecyclePublisher, map_topic
+from flows.triggers.listener import EventHandler
+
+logger = logging.getLogger("flows.triggers")
+
+
+@dataclass
+class Pipeline:
+    publisher: LifecyclePublisher
+    connection: Any | None = None
+    consumer: nats_transport.Consumer | None = None
+
+    async def close(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.publisher.close()
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                await self.connection.drain()
+
+
+async def start_pipeline(settings: Settings, handler: EventHandler, *, consume: bool = True) -> Pipeline:
+    url = settings.nats_address()
+    connection = None
+    js = None
+    if url:
+        connection = await nats_transport.connect(url)
+        js = connection.jetstream()
+    subject = map_topic(TOPIC, settings.publisher_topic_mapping, settings.stack)
+    publisher = LifecyclePublisher(js, subject, handler)
+    publisher.start()
+    pipeline = Pipeline(publisher, connection)
+    if connection is not None and settings.topics and consume:
+        consumer = nats_transport.Consumer(connection, settings.topics, handler.handle)
+        try:
+            await consumer.start()
+        except Exception:
+            await pipeline.close()
+            raise
+        pipeline.consumer = consumer
+    elif settings.topics and not url:
+        logger.warning("--topics is set but no NATS URL (--nats-url): nothing is consumed")
+    return pipeline

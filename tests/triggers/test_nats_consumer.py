@@ -1,0 +1,178 @@
+"""Events from NATS JetStream, as the stack deploys it (stack-apis.md §5): one stream per stack
+(created here, as the operator would), subjects `<stack>.<service>`, a durable consumer
+`orchestration` shared by every consumer process, so each event is processed once across them,
+including after a consumer is killed mid-stream (its unacked messages are redelivered)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from formance_sdk_python import SDK
+from nats.js import api as js_api
+
+from tests.api.helpers import create_workflow, eventually
+from tests.conftest import Api
+from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
+from tests.support.service import FlowsProcess
+from tests.triggers.test_trigger_firing import committed, create_trigger, instance_ids, occurrences, unique_type
+
+ACK_WAIT_S = 2.0
+
+
+class Deployment:
+    """One `flows serve` (PostgreSQL, embedded Temporal) and extra `flows worker` consumers."""
+
+    def __init__(self, stack: str, serve: FlowsProcess, flags: list[str]) -> None:
+        self.stack = stack
+        self.serve = serve
+        self.flags = flags
+        self.api = Api("postgres", serve, SDK(server_url=serve.url))
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        log = (self.serve.data_dir.parent / f"worker-{len(self.workers)}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", "worker", "--data-dir", str(self.serve.data_dir), *self.flags],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
+        log.close()
+        self.workers.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        self.serve.stop()
+
+
+async def _nats(url: str, action: Any) -> Any:
+    connection = await nats.connect(url)
+    try:
+        return await action(connection.jetstream())
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory, postgres_cluster, nats_server: NatsServer  # noqa: F811
+) -> Iterator[Deployment]:
+    stack = "s" + uuid.uuid4().hex[:8]
+
+    async def provision(js: Any) -> None:
+        # What the operator creates: the stack's stream and the orchestration's consumer.
+        await js.add_stream(name=stack, subjects=[f"{stack}.*"])
+        await js.add_consumer(
+            stack,
+            js_api.ConsumerConfig(
+                durable_name="orchestration",
+                filter_subject=f"{stack}.ledger",
+                ack_policy=js_api.AckPolicy.EXPLICIT,
+                ack_wait=ACK_WAIT_S,
+            ),
+        )
+
+    asyncio.run(_nats(nats_server.url, provision))
+    uri = postgres_cluster.create_database("flows_" + stack)
+    flags = ["--postgres-uri", uri, "--stack", stack, "--nats-url", nats_server.url, "--topics", f"{stack}.ledger"]
+    serve = FlowsProcess(tmp_path_factory.mktemp("nats") / "data", *flags).start()
+    deployment = Deployment(stack, serve, flags)
+    try:
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def publish(url: str, subject: str, envelopes: list[dict[str, Any]]) -> None:
+    async def send(js: Any) -> None:
+        for envelope in envelopes:
+            await js.publish(
+                subject, json.dumps(envelope).encode(), headers={"_watermill_message_uuid": str(uuid.uuid4())}
+            )
+
+    asyncio.run(_nats(url, send))
+
+
+def tagged(event_type: str, count: int) -> list[dict[str, Any]]:
+    envelopes = []
+    for number in range(count):
+        envelope = committed(100 + number, f"users:{number}")
+        envelope["type"] = event_type
+        envelopes.append(envelope)
+    return envelopes
+
+
+def assert_once_each(api: Api, trigger_id: str, workflow_id: str, sent: list[dict[str, Any]]) -> None:
+    def all_recorded() -> list[Any]:
+        found = occurrences(api, trigger_id)
+        return found if len(found) >= len(sent) else []
+
+    found = eventually(all_recorded, timeout=60)
+    time.sleep(ACK_WAIT_S * 2)  # any redelivery would have landed by now
+    found = occurrences(api, trigger_id)
+    destinations = sorted(o.event["payload"]["transactions"][0]["postings"][0]["destination"] for o in found)
+    assert destinations == sorted(f"users:{n}" for n in range(len(sent)))
+    assert all(o.error is None for o in found)
+    assert sorted(instance_ids(api, workflow_id)) == sorted(o.workflow_instance_id for o in found)
+
+
+def test_each_event_is_processed_once_across_two_consumers(deployment: Deployment, nats_server: NatsServer) -> None:  # noqa: F811
+    deployment.start_worker()
+    api = deployment.api
+    workflow_id = create_workflow(api, [{"noop": {}}])
+    event_type = unique_type()
+    trigger_id = create_trigger(api, workflow_id, event_type, vars={"to": "event.transactions[0].postings[0].destination"})
+    sent = tagged(event_type, 30)
+    publish(nats_server.url, f"{deployment.stack}.ledger", sent)
+    assert_once_each(api, trigger_id, workflow_id, sent)
+
+
+def test_a_consumer_killed_mid_stream_loses_and_duplicates_nothing(deployment: Deployment, nats_server: NatsServer) -> None:  # noqa: F811
+    victim = deployment.start_worker()
+    time.sleep(3)  # let it bind and start pulling
+    api = deployment.api
+    workflow_id = create_workflow(api, [{"noop": {}}])
+    event_type = unique_type()
+    trigger_id = create_trigger(api, workflow_id, event_type)
+    sent = tagged(event_type, 60)
+    publish(nats_server.url, f"{deployment.stack}.ledger", sent)
+    time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert_once_each(api, trigger_id, workflow_id, sent)
+
+
+def test_a_malformed_message_is_terminated_and_the_stream_goes_on(deployment: Deployment, nats_server: NatsServer) -> None:  # noqa: F811
+    api = deployment.api
+    workflow_id = create_workflow(api, [{"noop": {}}])
+    event_type = unique_type()
+    trigger_id = create_trigger(api, workflow_id, event_type)
+
+    async def send(js: Any) -> None:
+        await js.publish(f"{deployment.stack}.ledger", b"{not json")
+        await js.publish(f"{deployment.stack}.ledger", json.dumps({"type": 3}).encode())
+
+    asyncio.run(_nats(nats_server.url, send))
+    sent = tagged(event_type, 2)
+    publish(nats_server.url, f"{deployment.stack}.ledger", sent)
+    assert_once_each(api, trigger_id, workflow_id, sent)
