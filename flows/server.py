@@ -38,6 +38,7 @@ from flows.stack.client import Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
 from flows.triggers.listener import EventHandler
+from flows.triggers.pipeline import start_pipeline
 
 logger = logging.getLogger("flows")
 
@@ -238,9 +239,12 @@ async def serve(settings: Settings) -> None:
                 lifespan="off",
             )
         )
+        pipeline = await start_pipeline(settings, events, consume=settings.worker)
         worker = None
         if settings.worker:
-            worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack)
+            worker = build_worker(
+                run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
+            )
         worker_task = asyncio.create_task(worker.run()) if worker else None
         _stop_on_signals(server, release_holds)
         # Everything allocated so far lives as long as the process: keep the collector off it.
@@ -254,6 +258,7 @@ async def serve(settings: Settings) -> None:
                 await worker.shutdown()
                 with contextlib.suppress(Exception):
                     await worker_task
+            await pipeline.close()
             await stack.close()
 
 
@@ -263,7 +268,10 @@ async def work(settings: Settings) -> None:
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
         stack = _stack_client(settings, sandbox_url)
-        worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack)
+        pipeline = await start_pipeline(settings, EventHandler(run.repository, run.engine))
+        worker = build_worker(
+            run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -271,6 +279,7 @@ async def work(settings: Settings) -> None:
         async with worker:
             logger.info("worker polling task queue '%s'", settings.temporal_task_queue)
             await stop.wait()
+        await pipeline.close()
         await stack.close()
 
 
