@@ -8,6 +8,9 @@ rows said before, in the same transaction, so a retried write publishes nothing 
 * SUCCEEDED_WORKFLOW_STAGE / FAILED_WORKFLOW_STAGE (`+ error`): a stage row newly terminated;
 * SUCCEEDED_WORKFLOW / FAILED_WORKFLOW (`+ error`): the instance row newly terminated.
 
+And, from the trigger handler, SUCCEEDED_TRIGGER `{id: occurrenceID, triggerID,
+workflowInstanceID}` / FAILED_TRIGGER `{id, triggerID, error}` for each recorded occurrence.
+
 `id` is the workflow (configuration) id. The envelope is `{"idempotency_key": "", "date", "app":
 "orchestration", "version": "v2", "type", "payload"}`. After the write committed, the events go,
 in order, through one background queue: to NATS (JetStream publish on the topic `orchestration`
@@ -74,6 +77,21 @@ def derive(progress: Progress, instance_terminated: bool, stages: dict[int, bool
         else:
             events.append((f"{key}:ended", envelope("FAILED_WORKFLOW", {**base, "error": progress.error})))
     return events
+
+
+def occurrence_event(occurrence: Any) -> tuple[str, dict[str, Any]]:
+    """SUCCEEDED_TRIGGER `{id: occurrenceID, triggerID, workflowInstanceID}` or FAILED_TRIGGER
+    `{id, triggerID, error}` for a recorded occurrence."""
+    key = f"orchestration:occurrence:{occurrence.id}"
+    if occurrence.error is None:
+        payload = {
+            "id": occurrence.id,
+            "triggerID": occurrence.trigger_id,
+            "workflowInstanceID": occurrence.workflow_instance_id,
+        }
+        return key, envelope("SUCCEEDED_TRIGGER", payload)
+    payload = {"id": occurrence.id, "triggerID": occurrence.trigger_id, "error": occurrence.error}
+    return key, envelope("FAILED_TRIGGER", payload)
 
 
 def map_topic(topic: str, mapping: list[str], stack: str) -> str:

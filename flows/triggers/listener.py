@@ -32,6 +32,7 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from flows.engine.client import Engine
@@ -107,6 +108,16 @@ class EventHandler:
         self.repository = repository
         self.engine = engine
         self._programs: dict[tuple[str, str], expr.Program] = {}
+        self.on_occurrence: Callable[[OccurrenceRecord], None] | None = None
+        """Told of every recorded occurrence (SUCCEEDED/FAILED_TRIGGER events); must not block."""
+
+    def _recorded(self, occurrence: OccurrenceRecord) -> OccurrenceRecord:
+        if self.on_occurrence is not None:
+            try:
+                self.on_occurrence(occurrence)
+            except Exception:
+                logger.exception("reporting occurrence %s failed", occurrence.id)
+        return occurrence
 
     def _program(self, trigger_id: str, source: str) -> expr.Program:
         key = (trigger_id, source)
@@ -173,7 +184,7 @@ class EventHandler:
         except expr.ExprError as error:
             logger.info("trigger %s failed: variable error: %s", trigger.id, error)
             failed = replace(occurrence, error=str(error))
-            return failed if await self.repository.insert_occurrence(failed, key) else None
+            return self._recorded(failed) if await self.repository.insert_occurrence(failed, key) else None
         workflow = await self.repository.get_workflow(trigger.workflow_id)
         if workflow is None or workflow.deleted_at is not None:
             return None
@@ -184,4 +195,4 @@ class EventHandler:
         if not await self.repository.insert_occurrence(fired, key):
             return None
         logger.info("trigger %s fired: instance %s", trigger.id, instance.id)
-        return fired
+        return self._recorded(fired)

@@ -142,3 +142,21 @@ def test_a_workflow_success_triggers_another_in_process(lifecycle_stack: tuple[s
     assert occurrence.event["type"] == "SUCCEEDED_WORKFLOW"
     assert occurrence.event["payload"] == {"id": first, "instanceID": instance.id}
     assert instance_ids(api, second) == [occurrence.workflow_instance_id]
+
+
+def test_a_fired_trigger_publishes_succeeded_trigger_in_process(lifecycle_stack: tuple[str, FlowsProcess]) -> None:
+    _, service = lifecycle_stack
+    api = Api("sqlite", service, SDK(server_url=service.url))
+    first = create_workflow(api, [{"noop": {}}], name="first")
+    second = create_workflow(api, [{"noop": {}}], name="second")
+    third = create_workflow(api, [{"noop": {}}], name="third")
+    chained = create_trigger(api, second, "SUCCEEDED_WORKFLOW", filter=f'event.id == "{first}"')
+    watcher = create_trigger(api, third, "SUCCEEDED_TRIGGER", filter=f'event.triggerID == "{chained}"')
+    run(api, first)
+    [fired] = eventually(lambda: occurrences(api, chained), timeout=20)
+    [seen] = eventually(lambda: occurrences(api, watcher), timeout=20)
+    assert seen.event["type"] == "SUCCEEDED_TRIGGER"
+    payload = seen.event["payload"]
+    assert set(payload) == {"id", "triggerID", "workflowInstanceID"} and payload["id"]
+    assert payload["triggerID"] == chained
+    assert payload["workflowInstanceID"] == fired.workflow_instance_id
