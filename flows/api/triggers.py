@@ -16,6 +16,7 @@ from flows.api.services import now, services
 from flows.api.workflows import live_workflow
 from flows.storage.records import TriggerRecord
 from flows.triggers import expr
+from flows.triggers.cache import invalidate as invalidate_trigger_types
 
 
 def _optional_string(body: dict[str, Any], key: str) -> str | None:
@@ -64,6 +65,7 @@ async def create_trigger(request: Request) -> Response:
         created_at=now(),
     )
     await services(request).repository.create_trigger(record)
+    invalidate_trigger_types()  # the next event in this process sees the new trigger
     return JSONResponse({"data": rendering.trigger(record)}, status_code=201)
 
 
@@ -152,6 +154,7 @@ async def delete_trigger(request: Request) -> Response:
     trigger_id = request.path_params["trigger_id"]
     if not await services(request).repository.delete_trigger(trigger_id, now()):
         raise not_found(f"trigger '{trigger_id}' not found")
+    invalidate_trigger_types()
     return Response(status_code=204)
 
 

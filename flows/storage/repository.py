@@ -294,6 +294,12 @@ class Repository:
             rows = (await conn.execute(query)).mappings()
             return [TriggerRecord(**row) for row in rows]
 
+    async def live_trigger_events(self) -> set[str]:
+        """The event types of the triggers not deleted (a superset of what can match)."""
+        query = select(triggers.c.event).where(triggers.c.deleted_at.is_(None)).distinct()
+        async with self.db.read() as conn:
+            return set((await conn.execute(query)).scalars())
+
     async def has_occurrence(self, trigger_id: str, dedup_key: str) -> bool:
         """Whether the trigger has already fired for that de-duplication key."""
         if not _storable(dedup_key):

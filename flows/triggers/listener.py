@@ -40,6 +40,7 @@ from flows.engine.instances import start_instance
 from flows.storage.records import OccurrenceRecord, TriggerRecord
 from flows.storage.repository import Repository
 from flows.triggers import expr
+from flows.triggers.cache import TriggerTypes
 
 logger = logging.getLogger("flows.triggers")
 
@@ -108,6 +109,8 @@ class EventHandler:
         self.repository = repository
         self.engine = engine
         self._programs: dict[tuple[str, str], expr.Program] = {}
+        self.trigger_types = TriggerTypes(repository)
+        """Skips the trigger query for event types no live trigger listens to (flows.triggers.cache)."""
         self.on_occurrence: Callable[[OccurrenceRecord], None] | None = None
         """Told of every recorded occurrence (SUCCEEDED/FAILED_TRIGGER events); must not block."""
 
@@ -155,6 +158,8 @@ class EventHandler:
     async def handle(self, envelope: Any, message_id: str) -> list[OccurrenceRecord]:
         """Fire the triggers matching `envelope`; the occurrences recorded by this call."""
         envelope = validate_envelope(envelope)
+        if not await self.trigger_types.may_match(envelope["type"]):
+            return []
         candidates = await self.repository.matching_triggers(envelope["type"], envelope.get("version"))
         if not candidates:
             return []
