@@ -228,6 +228,7 @@ async def serve(settings: Settings) -> None:
             if run.data_dir is not None:
                 run.data_dir.sandbox_url_path.write_text(sandbox_url)
         stack = _stack_client(settings, sandbox_url)
+        events.stack = stack  # link() in trigger expressions (the sandbox exists only from here)
         host, port = settings.listen_address()
         server = _ApiServer(
             uvicorn.Config(
@@ -268,7 +269,7 @@ async def work(settings: Settings) -> None:
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
         stack = _stack_client(settings, sandbox_url)
-        pipeline = await start_pipeline(settings, EventHandler(run.repository, run.engine))
+        pipeline = await start_pipeline(settings, EventHandler(run.repository, run.engine, stack))
         worker = build_worker(
             run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
         )

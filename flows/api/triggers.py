@@ -14,8 +14,9 @@ from flows.api.errors import invalid, not_found
 from flows.api.pagination import cursor_body, is_v2, page_query
 from flows.api.services import now, services
 from flows.api.workflows import live_workflow
+from flows.stack.client import StackClient
 from flows.storage.records import TriggerRecord
-from flows.triggers import expr
+from flows.triggers import expr, link
 from flows.triggers.cache import invalidate as invalidate_trigger_types
 
 
@@ -91,14 +92,9 @@ def _as_go_json(value: Any) -> Any:
     return float(value) if type(value) is int else value
 
 
-def _link_unavailable(*_args: Any) -> Any:
-    # `link()` fetches a resource of the stack; the test endpoint does not reach the stack yet.
-    raise RuntimeError("link is not available")
-
-
-def _evaluate(source: str, payload: Any) -> tuple[Any, str | None]:
+async def _evaluate(source: str, payload: Any, stack: StackClient | None) -> tuple[Any, str | None]:
     try:
-        return expr.compile(source).run({"event": payload, "link": _link_unavailable}), None
+        return await link.run(expr.compile(source), source, payload, stack), None
     except expr.ExprError as error:
         return None, str(error)
 
@@ -114,16 +110,18 @@ async def test_trigger(request: Request) -> Response:
     if record is None:
         raise not_found(f"trigger '{trigger_id}' not found")
     payload = _as_go_json(require_object(await read_json(request, empty={}), "the event payload"))
+    events = services(request).events
+    stack = events.stack if events is not None else None
     result: dict[str, Any] = {}
     matched = True
     if record.filter is not None:
-        value, error = _evaluate(record.filter, payload)
+        value, error = await _evaluate(record.filter, payload, stack)
         matched = value is True
         result["filter"] = {"match": matched} if error is None else {"match": False, "error": error}
     if matched and record.vars:
         variables: dict[str, Any] = {}
         for name, source in record.vars.items():
-            value, error = _evaluate(source, payload)
+            value, error = await _evaluate(source, payload, stack)
             variables[name] = {"value": expr.to_variable_string(value)} if error is None else {"error": error}
         result["variables"] = variables
     return JSONResponse({"data": result})

@@ -98,6 +98,20 @@ class StackClient:
     async def close(self) -> None:
         await self._http.aclose()
 
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._http.base_url
+
+    async def get_absolute(self, url: httpx.URL) -> httpx.Response:
+        """GET an absolute URL (a resource link) with the stack's token; the raw response."""
+        headers = {}
+        if self._tokens is not None:
+            headers["Authorization"] = f"Bearer {await self._tokens.token(self._http)}"
+        response = await self._http.get(url, headers=headers)
+        if response.status_code == 401 and self._tokens is not None:
+            self._tokens.forget()
+        return response
+
     async def request(
         self,
         method: str,

@@ -37,9 +37,10 @@ from typing import Any
 
 from flows.engine.client import Engine
 from flows.engine.instances import start_instance
+from flows.stack.client import StackClient
 from flows.storage.records import OccurrenceRecord, TriggerRecord
 from flows.storage.repository import Repository
-from flows.triggers import expr
+from flows.triggers import expr, link
 from flows.triggers.cache import TriggerTypes
 
 logger = logging.getLogger("flows.triggers")
@@ -80,11 +81,6 @@ def as_go_json(value: Any) -> Any:
     return value
 
 
-def _link_unavailable(*_args: Any) -> Any:
-    # `link()` fetches a resource of the stack; not wired into the event pipeline yet.
-    raise RuntimeError("link is not available")
-
-
 def _storable_key(key: str) -> str:
     # A text column of PostgreSQL cannot hold NUL: such a key is stored as its digest.
     if "\x00" in key:
@@ -105,9 +101,11 @@ def dedup_key(envelope: dict[str, Any], message_id: str) -> str:
 class EventHandler:
     """Matches events against the triggers and fires them (see the module's docstring)."""
 
-    def __init__(self, repository: Repository, engine: Engine) -> None:
+    def __init__(self, repository: Repository, engine: Engine, stack: StackClient | None = None) -> None:
         self.repository = repository
         self.engine = engine
+        self.stack = stack
+        """Where `link()` fetches resources (reference §9.5); None: every link() fails."""
         self._programs: dict[tuple[str, str], expr.Program] = {}
         self.trigger_types = TriggerTypes(repository)
         """Skips the trigger query for event types no live trigger listens to (flows.triggers.cache)."""
@@ -132,14 +130,14 @@ class EventHandler:
             self._programs[key] = program
         return program
 
-    def _run(self, trigger_id: str, source: str, payload: Any) -> Any:
-        return self._program(trigger_id, source).run({"event": payload, "link": _link_unavailable})
+    async def _run(self, trigger_id: str, source: str, payload: Any) -> Any:
+        return await link.run(self._program(trigger_id, source), source, payload, self.stack)
 
-    def matches(self, trigger: TriggerRecord, payload: Any) -> bool:
+    async def matches(self, trigger: TriggerRecord, payload: Any) -> bool:
         if not trigger.filter:
             return True
         try:
-            result = self._run(trigger.id, trigger.filter, payload)
+            result = await self._run(trigger.id, trigger.filter, payload)
         except expr.ExprError as error:
             logger.info("trigger %s skipped: filter error: %s", trigger.id, error)
             return False
@@ -148,10 +146,10 @@ class EventHandler:
             return False
         return True
 
-    def variables(self, trigger: TriggerRecord, payload: Any) -> dict[str, str]:
+    async def variables(self, trigger: TriggerRecord, payload: Any) -> dict[str, str]:
         """The trigger's variables as strings; raises `ExprError` on the first failing one."""
         return {
-            name: expr.to_variable_string(self._run(trigger.id, source, payload))
+            name: expr.to_variable_string(await self._run(trigger.id, source, payload))
             for name, source in (trigger.vars or {}).items()
         }
 
@@ -166,7 +164,7 @@ class EventHandler:
         payload = as_go_json(envelope["payload"])
         recorded: list[OccurrenceRecord] = []
         for trigger in candidates:
-            if not self.matches(trigger, payload):
+            if not await self.matches(trigger, payload):
                 continue
             occurrence = await self._fire(trigger, envelope, payload, message_id)
             if occurrence is not None:
@@ -185,7 +183,7 @@ class EventHandler:
             id=str(uuid.uuid4()), trigger_id=trigger.id, date=date, event=copy.deepcopy(envelope)
         )
         try:
-            variables = self.variables(trigger, payload)
+            variables = await self.variables(trigger, payload)
         except expr.ExprError as error:
             logger.info("trigger %s failed: variable error: %s", trigger.id, error)
             failed = replace(occurrence, error=str(error))

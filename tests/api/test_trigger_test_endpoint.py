@@ -125,10 +125,10 @@ def test_payload_numbers_are_floats(api: Api) -> None:
     assert variables["mod"] == {"error": "invalid operation: float64 % int (1:9)\n | event.n % 2\n | ........^"}
 
 
-def test_link_is_not_available_yet(api: Api) -> None:
+def test_link_without_links_is_not_defined(api: Api) -> None:
     trigger_id = create_trigger(api, vars={"role": 'link(event, "source_account").role'})
     assert test_trigger(api, trigger_id, {})["data"]["variables"] == {
-        "role": {"error": "link is not available"}
+        "role": {"error": "link 'source_account' not defined for object"}
     }
 
 
