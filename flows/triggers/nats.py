@@ -89,6 +89,7 @@ class Consumer:
         self.topics = topics
         self.handle = handle
         self._tasks: list[asyncio.Task[None]] = []
+        self._subscriptions: list[JetStreamContext.PushSubscription] = []
         self._stopping = asyncio.Event()
 
     async def _streams(self) -> dict[str, list[str]]:
@@ -101,9 +102,10 @@ class Consumer:
             streams.setdefault(stream, []).append(topic)
         return streams
 
-    async def _bind(self, stream: str, topics: list[str]) -> JetStreamContext.PullSubscription:
+    async def _consumer(self, stream: str, topics: list[str]) -> js_api.ConsumerInfo:
+        """The durable `orchestration` consumer: the operator's if it exists, else a pull one."""
         try:
-            await self.js.consumer_info(stream, CONSUMER)
+            return await self.js.consumer_info(stream, CONSUMER)
         except NotFoundError:
             config = js_api.ConsumerConfig(
                 durable_name=CONSUMER,
@@ -118,13 +120,29 @@ class Consumer:
             with contextlib.suppress(nats.js.errors.BadRequestError):
                 # Another worker creating it at the same time is fine: bind to theirs.
                 await self.js.add_consumer(stream, config)
-        return await self.js.pull_subscribe_bind(durable=CONSUMER, stream=stream)
+            return await self.js.consumer_info(stream, CONSUMER)
 
     async def start(self) -> None:
         for stream, topics in (await self._streams()).items():
-            subscription = await self._bind(stream, topics)
+            consumer = await self._consumer(stream, topics)
+            if consumer.config.deliver_subject:
+                # The operator deploys a push consumer with deliver group `orchestration`: every
+                # process joins that queue group, so each message still goes to one of them.
+                subscription = await self.js.subscribe_bind(
+                    stream=stream,
+                    config=consumer.config,
+                    consumer=CONSUMER,
+                    cb=self._on_message,
+                    manual_ack=True,
+                )
+                self._subscriptions.append(subscription)
+            else:
+                pulled = await self.js.pull_subscribe_bind(durable=CONSUMER, stream=stream)
+                self._tasks.append(asyncio.create_task(self._pull(pulled)))
             logger.info("consuming %s from stream %s (consumer %s)", ", ".join(topics), stream, CONSUMER)
-            self._tasks.append(asyncio.create_task(self._pull(subscription)))
+
+    async def _on_message(self, msg: Msg) -> None:
+        await process(msg, self.handle)
 
     async def _pull(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
@@ -143,6 +161,9 @@ class Consumer:
     async def stop(self) -> None:
         """Stop fetching; messages being handled finish (unacked ones are redelivered anyway)."""
         self._stopping.set()
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
         if self._tasks:
             done, pending = await asyncio.wait(self._tasks, timeout=FETCH_TIMEOUT_S + 5)
             for task in pending:

@@ -72,24 +72,33 @@ async def _nats(url: str, action: Any) -> Any:
         await connection.close()
 
 
-@pytest.fixture(scope="module")
+def _consumer_config(kind: str, stack: str) -> js_api.ConsumerConfig:
+    config = js_api.ConsumerConfig(
+        durable_name="orchestration",
+        filter_subject=f"{stack}.ledger",
+        ack_policy=js_api.AckPolicy.EXPLICIT,
+        ack_wait=ACK_WAIT_S,
+    )
+    if kind == "operator-push":
+        # As the operator deploys it: a push consumer with a deliver group.
+        config.deliver_subject = f"{stack}-orchestration"
+        config.deliver_group = "orchestration"
+    return config
+
+
+@pytest.fixture(scope="module", params=["pull", "operator-push"])
 def deployment(
-    tmp_path_factory: pytest.TempPathFactory, postgres_cluster, nats_server: NatsServer  # noqa: F811
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_cluster,  # noqa: ANN001
+    nats_server: NatsServer,  # noqa: F811
 ) -> Iterator[Deployment]:
     stack = "s" + uuid.uuid4().hex[:8]
 
     async def provision(js: Any) -> None:
         # What the operator creates: the stack's stream and the orchestration's consumer.
         await js.add_stream(name=stack, subjects=[f"{stack}.*"])
-        await js.add_consumer(
-            stack,
-            js_api.ConsumerConfig(
-                durable_name="orchestration",
-                filter_subject=f"{stack}.ledger",
-                ack_policy=js_api.AckPolicy.EXPLICIT,
-                ack_wait=ACK_WAIT_S,
-            ),
-        )
+        await js.add_consumer(stack, _consumer_config(request.param, stack))
 
     asyncio.run(_nats(nats_server.url, provision))
     uri = postgres_cluster.create_database("flows_" + stack)
