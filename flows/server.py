@@ -255,6 +255,8 @@ async def serve(settings: Settings) -> None:
             await server.serve()
         finally:
             reconciling.cancel()
+            # No new events in while the worker drains; lifecycle events still go out.
+            await pipeline.stop_consuming()
             if worker is not None and worker_task is not None:
                 await worker.shutdown()
                 with contextlib.suppress(Exception):

@@ -22,13 +22,19 @@ class Pipeline:
     connection: Any | None = None
     consumer: nats_transport.Consumer | None = None
 
-    async def close(self) -> None:
+    async def stop_consuming(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
+            self.consumer = None
+
+    async def close(self) -> None:
+        await self.stop_consuming()
         await self.publisher.close()
         if self.connection is not None:
+            # close, not drain: everything handled is acked and the rest is redelivered, while a
+            # drain waits on the pull subscriptions for its whole timeout (30 s).
             with contextlib.suppress(Exception):
-                await self.connection.drain()
+                await self.connection.close()
 
 
 async def start_pipeline(settings: Settings, handler: EventHandler, *, consume: bool = True) -> Pipeline:
