@@ -335,10 +335,16 @@ class Flows:
         assert "error" not in done, (done, self.stage_history(instance_id, 0))
         return instance_id
 
-    def stage_history(self, instance_id: str, stage: int) -> list[dict[str, Any]]:
+    def stage_history(
+        self, instance_id: str, stage: int, *, started: bool = True
+    ) -> list[dict[str, Any]]:
+        """The stage's activities; with `started=False`, [] while the stage has not started yet
+        (its row is recorded just before its first activity)."""
         response = httpx.get(
             f"{self.url}/instances/{instance_id}/stages/{stage}/history", timeout=10
         )
+        if not started and response.status_code == 404:
+            return []
         assert response.status_code == 200, response.text
         return response.json()["data"]  # type: ignore[no-any-return]
 

@@ -610,7 +610,9 @@ def test_wallet_debit_with_insufficient_funds_retries_until_the_wallet_is_credit
 
     def retrying() -> dict[str, Any] | None:
         debits = [
-            a for a in money.stage_history(instance_id, 0) if a["name"] == "DebitWallet"
+            a
+            for a in money.stage_history(instance_id, 0, started=False)
+            if a["name"] == "DebitWallet"
         ]
         return (
             debits[0]
