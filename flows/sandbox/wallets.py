@@ -272,17 +272,7 @@ class Wallets:
         after: str | None,
         limit: int,
     ) -> tuple[list[AccountView], bool]:
-        wanted = custom_data(metadata)
-
-        def is_listed(record: Mapping[str, Any]) -> bool:
-            found = record["metadata"]
-            if found.get(SPEC_TYPE) != PRIMARY:
-                return False
-            if name is not None and found.get(WALLET_NAME) != name:
-                return False
-            return all(found.get(key) == value for key, value in wanted.items())
-
-        predicate: Predicate = is_listed
+        predicate = _listed(PRIMARY, WALLET_NAME, name, metadata)
         return await self.ledger.list_accounts(self.name, after, limit, predicate)
 
     # -- balances ---------------------------------------------------------------------------
@@ -481,17 +471,8 @@ class Wallets:
     async def list_holds(
         self, wallet_id: str | None, metadata: Mapping[str, str], after: str | None, limit: int
     ) -> tuple[list[AccountView], bool]:
-        wanted = custom_data(metadata)
-
-        def is_listed(record: Mapping[str, Any]) -> bool:
-            found = record["metadata"]
-            if found.get(SPEC_TYPE) != HOLD:
-                return False
-            if wallet_id is not None and found.get(HOLD_WALLET) != wallet_id:
-                return False
-            return all(found.get(key) == value for key, value in wanted.items())
-
-        return await self.ledger.list_accounts(self.name, after, limit, is_listed)
+        predicate = _listed(HOLD, HOLD_WALLET, wallet_id, metadata)
+        return await self.ledger.list_accounts(self.name, after, limit, predicate)
 
     async def confirm_hold(
         self, hold_id: str, amount: int | None, final: bool, idempotency_key: str | None
@@ -553,3 +534,21 @@ def _debit_order(view: AccountView) -> tuple[int, float, int]:
     if expires is not None:
         return (0, expires.timestamp(), 0)
     return (1, 0.0, -int(view.metadata.get(PRIORITY) or 0))
+
+
+def _listed(
+    spec_type: str, key: str, value: str | None, metadata: Mapping[str, str]
+) -> Predicate:
+    """Accounts of that Wallets type, with `key` equal to `value` (when given) and the custom
+    metadata asked for: how wallets and holds are listed."""
+    wanted = custom_data(metadata)
+
+    def is_listed(record: Mapping[str, Any]) -> bool:
+        found = record["metadata"]
+        if found.get(SPEC_TYPE) != spec_type:
+            return False
+        if value is not None and found.get(key) != value:
+            return False
+        return all(found.get(name) == expected for name, expected in wanted.items())
+
+    return is_listed
