@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine, Result
+from sqlalchemy import Select, create_engine, event, make_url, text
+from sqlalchemy.engine import Connection, Dialect, Engine, Result
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -53,6 +55,63 @@ class _InlineReader:
         return self._connection.execute(statement, parameters)
 
 
+class PreparedRead:
+    """A SELECT built once and run often. On SQLite it runs straight on the driver's cursor,
+    compiled once, its values converted by the column types' own result processors: for a
+    lookup by key SQLAlchemy's per-execution bookkeeping costs several times the query."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.keys = tuple(column.key for column in statement.selected_columns)
+        self._compiled: tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None]] | None = None
+
+    def compiled_for(
+        self, dialect: Dialect
+    ) -> tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None]]:
+        if self._compiled is None:
+            compiled = self.statement.compile(dialect=dialect)
+            processors = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns
+            ]
+            self._compiled = (str(compiled), tuple(compiled.positiontup or ()), processors)
+        return self._compiled
+
+
+class _SQLiteReads:
+    """One autocommit driver connection per thread for prepared reads: every read sees what is
+    committed, and none holds a snapshot that would keep WAL checkpoints waiting."""
+
+    def __init__(self, path: str, dialect: Dialect) -> None:
+        self._path = path
+        self._dialect = dialect
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+
+    def fetch(self, prepared: PreparedRead, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            _sqlite_pragmas(connection, None)
+            self._local.connection = connection
+            self._opened.append(connection)
+        sql, names, processors = prepared.compiled_for(self._dialect)
+        rows = connection.execute(sql, tuple(parameters[name] for name in names)).fetchall()
+        keys = prepared.keys
+        return [
+            {
+                key: value if process is None or value is None else process(value)
+                for key, value, process in zip(keys, row, processors)
+            }
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        for connection in self._opened:
+            connection.close()
+        self._opened.clear()
+
+
 class Database:
     """The engine plus what differs between SQLite and PostgreSQL."""
 
@@ -66,10 +125,14 @@ class Database:
         # SQLite has one writer at a time; queueing writers here avoids SQLITE_BUSY storms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._inline_reads: Engine | None = None
+        self._prepared_reads: _SQLiteReads | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             self._inline_reads = create_engine(url.replace("+aiosqlite", ""))
             event.listen(self._inline_reads, "connect", _sqlite_pragmas)
+            path = make_url(url).database
+            assert path, "a SQLite database needs a file"
+            self._prepared_reads = _SQLiteReads(path, self._inline_reads.dialect)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -90,6 +153,16 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
+    async def fetch(
+        self, prepared: PreparedRead, parameters: Mapping[str, Any]
+    ) -> list[Mapping[str, Any]]:
+        """The rows of a prepared read, as mappings keyed by the selected columns' keys."""
+        if self._prepared_reads is not None:
+            return list(self._prepared_reads.fetch(prepared, parameters))
+        async with self.engine.connect() as conn:
+            result = await conn.execute(prepared.statement, dict(parameters))
+            return list(result.mappings())
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -103,6 +176,8 @@ class Database:
         await self.engine.dispose()
         if self._inline_reads is not None:
             self._inline_reads.dispose()
+        if self._prepared_reads is not None:
+            self._prepared_reads.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
-from flows.storage.database import Database
+from flows.storage.database import Database, PreparedRead
 from flows.storage.records import (
     ActivityRecord,
     InstanceRecord,
@@ -150,13 +151,11 @@ class Repository:
         if not _storable(instance_id):
             return None
         parameters = {"instance_id": instance_id}
-        async with self.db.read() as conn:
-            row = (await conn.execute(_INSTANCE, parameters)).mappings().first()
-            if row is None:
-                return None
-            stage_rows = (await conn.execute(_STAGES, parameters)).mappings()
-            stages = [StageStatusRecord(**stage) for stage in stage_rows]
-        return _instance(row, stages)
+        rows = await self.db.fetch(_INSTANCE, parameters)
+        if not rows:
+            return None
+        stages = [StageStatusRecord(**stage) for stage in await self.db.fetch(_STAGES, parameters)]
+        return _instance(rows[0], stages)
 
     async def list_instances(
         self, workflow_id: str, running: bool, offset: int, limit: int | None
@@ -397,15 +396,17 @@ def _instances_with_workflow() -> Select[Any]:
 
 
 # Built once: the most frequent reads, where building a statement costs more than running it.
-_INSTANCE = _instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id"))
-_STAGES = (
+_INSTANCE = PreparedRead(
+    _instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id"))
+)
+_STAGES = PreparedRead(
     select(workflow_instance_stage_statuses)
     .where(workflow_instance_stage_statuses.c.instance_id == bindparam("instance_id"))
     .order_by(workflow_instance_stage_statuses.c.stage)
 )
 
 
-def _workflow(row: RowMapping, prefix: str = "") -> WorkflowRecord:
+def _workflow(row: Mapping[str, Any], prefix: str = "") -> WorkflowRecord:
     return WorkflowRecord(
         id=row[f"{prefix}id"],
         config=row[f"{prefix}config"],
@@ -416,7 +417,7 @@ def _workflow(row: RowMapping, prefix: str = "") -> WorkflowRecord:
 
 
 def _instance(
-    row: RowMapping, stages: list[StageStatusRecord] | None = None, prefix: str = ""
+    row: Mapping[str, Any], stages: list[StageStatusRecord] | None = None, prefix: str = ""
 ) -> InstanceRecord:
     return InstanceRecord(
         id=row[f"{prefix}id"],
