@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows.api import events, instances, triggers, workflows
 from flows.api.auth import AuthMiddleware, token_route
-from flows.api.errors import ApiError, on_api_error, on_http_error, on_unexpected_error
+from flows.api.errors import ApiError, UnexpectedErrors, on_api_error, on_http_error
 from flows.api.services import Services, services
 from flows.api.tokens import TokenIssuer
 from flows.routing import Endpoint, routes_by_path
@@ -89,12 +89,12 @@ def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(CanonicalPaths), Middleware(AuthMiddleware, issuer=issuer)],
-        exception_handlers={
-            ApiError: on_api_error,
-            HTTPException: on_http_error,
-            Exception: on_unexpected_error,
-        },
+        middleware=[
+            Middleware(UnexpectedErrors),
+            Middleware(CanonicalPaths),
+            Middleware(AuthMiddleware, issuer=issuer),
+        ],
+        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error},
     )
     app.state.services = found
     return app

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.service import RPCError, RPCStatusCode
 
 logger = logging.getLogger("flows.api")
@@ -56,6 +58,34 @@ async def on_http_error(_request: Request, error: Exception) -> Response:
     return error_response(error.status_code, code, str(error.detail))
 
 
+class UnexpectedErrors:
+    """Answers an exception no handler took with the envelope (503 when a dependency is down,
+    else 500), logged once. Starlette's handler for `Exception` answers too but then re-raises,
+    and the server logs the same traceback a second time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            if started:
+                raise  # too late for an answer of ours: the server closes the connection
+            response = await on_unexpected_error(Request(scope), error)
+            await response(scope, receive, send)
+
+
 async def on_unexpected_error(request: Request, error: Exception) -> Response:
     if _dependency_down(error):
         logger.warning("dependency unavailable during %s %s: %s", request.method, request.url.path, error)
@@ -65,8 +95,16 @@ async def on_unexpected_error(request: Request, error: Exception) -> Response:
 
 
 def _dependency_down(error: Exception) -> bool:
+    # SQLite's operational errors (locked past the busy timeout, file unreadable, disk I/O) are
+    # the database being unavailable; prepared reads raise them unwrapped.
+    if isinstance(error, sqlite3.OperationalError):
+        return True
     if isinstance(error, DBAPIError):
-        return error.connection_invalidated or isinstance(error.orig, OSError) or "connect" in str(error).lower()
+        return (
+            error.connection_invalidated
+            or isinstance(error.orig, (OSError, sqlite3.OperationalError))
+            or "connect" in str(error).lower()
+        )
     if isinstance(error, RPCError):
         return error.status in (
             RPCStatusCode.UNAVAILABLE,

@@ -89,7 +89,7 @@ def activity_history(
 
 
 def trigger(record: TriggerRecord) -> dict[str, Any]:
-    body = {"id": record.id, "name": record.name, "event": record.event}
+    body: dict[str, Any] = {"id": record.id, "name": record.name, "event": record.event}
     _optional(body, version=record.version, filter=record.filter)
     body["workflowID"] = record.workflow_id
     if record.vars:

@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +56,16 @@ class _InlineReader:
         return self._connection.execute(statement, parameters)
 
 
+ResultProcessor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class _CompiledRead:
+    sql: str
+    parameter_names: tuple[str, ...]
+    processors: list[ResultProcessor | None]
+
+
 class PreparedRead:
     """A SELECT built once and run often. On SQLite it runs straight on the driver's cursor,
     compiled once, its values converted by the column types' own result processors: for a
@@ -62,20 +73,23 @@ class PreparedRead:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self.keys = tuple(column.key for column in statement.selected_columns)
-        self._compiled: tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None]] | None = None
+        self.keys = tuple(str(column.key) for column in statement.selected_columns)
+        self._compiled: dict[str, _CompiledRead] = {}
 
-    def compiled_for(
-        self, dialect: Dialect
-    ) -> tuple[str, tuple[str, ...], list[Callable[[Any], Any] | None]]:
-        if self._compiled is None:
-            compiled = self.statement.compile(dialect=dialect)
-            processors = [
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.selected_columns
-            ]
-            self._compiled = (str(compiled), tuple(compiled.positiontup or ()), processors)
-        return self._compiled
+    def compiled_for(self, dialect: Dialect) -> _CompiledRead:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            statement = self.statement.compile(dialect=dialect)
+            compiled = _CompiledRead(
+                sql=str(statement),
+                parameter_names=tuple(statement.positiontup or ()),
+                processors=[
+                    column.type.dialect_impl(dialect).result_processor(dialect, None)
+                    for column in self.statement.selected_columns
+                ],
+            )
+            self._compiled[dialect.name] = compiled
+        return compiled
 
 
 class _SQLiteReads:
@@ -89,22 +103,29 @@ class _SQLiteReads:
         self._opened: list[sqlite3.Connection] = []
 
     def fetch(self, prepared: PreparedRead, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            _sqlite_pragmas(connection, None)
-            self._local.connection = connection
-            self._opened.append(connection)
-        sql, names, processors = prepared.compiled_for(self._dialect)
-        rows = connection.execute(sql, tuple(parameters[name] for name in names)).fetchall()
-        keys = prepared.keys
+        compiled = prepared.compiled_for(self._dialect)
+        values = tuple(parameters[name] for name in compiled.parameter_names)
+        rows = self._connection().execute(compiled.sql, values).fetchall()
         return [
             {
                 key: value if process is None or value is None else process(value)
-                for key, value, process in zip(keys, row, processors)
+                for key, value, process in zip(prepared.keys, row, compiled.processors)
             }
             for row in rows
         ]
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            try:
+                _sqlite_pragmas(connection, None)
+            except sqlite3.Error:
+                connection.close()
+                raise
+            self._local.connection = connection
+            self._opened.append(connection)
+        return connection
 
     def close(self) -> None:
         for connection in self._opened:

@@ -406,7 +406,7 @@ _STAGES = PreparedRead(
 )
 
 
-def _workflow(row: Mapping[str, Any], prefix: str = "") -> WorkflowRecord:
+def _workflow(row: Mapping[Any, Any], prefix: str = "") -> WorkflowRecord:
     return WorkflowRecord(
         id=row[f"{prefix}id"],
         config=row[f"{prefix}config"],
@@ -417,7 +417,7 @@ def _workflow(row: Mapping[str, Any], prefix: str = "") -> WorkflowRecord:
 
 
 def _instance(
-    row: Mapping[str, Any], stages: list[StageStatusRecord] | None = None, prefix: str = ""
+    row: Mapping[Any, Any], stages: list[StageStatusRecord] | None = None, prefix: str = ""
 ) -> InstanceRecord:
     return InstanceRecord(
         id=row[f"{prefix}id"],
