@@ -85,6 +85,7 @@ class StackActivities:
         the failure type, so VALIDATION, CONFLICT… stop the stage; the others are retried
         whatever the remote says, as the reference's Wallets and Payments calls are (§7)."""
         info = activity.info()
+        assert info.workflow_id is not None, "stack activities are scheduled by instance workflows"
         stage = int(info.activity_id.split("-", 1)[0])
         record = ActivityRecord(
             instance_id=info.workflow_id,

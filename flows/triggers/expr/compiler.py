@@ -81,10 +81,11 @@ def parse(source: str) -> Tree:
             raise ExprError("unexpected token EOF", len(source), source) from None
         raise ExprError(f"unexpected token {_describe(token)}", position, source) from None
     except lark.exceptions.UnexpectedCharacters as error:
-        char = source[error.pos_in_stream]
+        at = error.pos_in_stream or 0
+        char = source[at]
         if char in "\"'`":
-            raise ExprError("literal not terminated", error.pos_in_stream, source) from None
-        raise ExprError(f"unrecognized character: U+{ord(char):04X} '{char}'", error.pos_in_stream, source) from None
+            raise ExprError("literal not terminated", at, source) from None
+        raise ExprError(f"unrecognized character: U+{ord(char):04X} '{char}'", at, source) from None
     except lark.exceptions.UnexpectedEOF:
         raise ExprError("unexpected token EOF", len(source), source) from None
 
@@ -548,7 +549,7 @@ class _Compiler:
 
     def call(self, name_token: Token, arglist: Any, first: Node | None, lets: frozenset[str]) -> Node:
         name = str(name_token)
-        position = name_token.start_pos
+        position = name_token.start_pos or 0
         raw = [child for child in arglist.children if child is not None] if arglist is not None else []
         source = self.source
         if name not in lets and (name in PREDICATES or (name == "sum" and len(raw) + (first is not None) == 2)):

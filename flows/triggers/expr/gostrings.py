@@ -37,6 +37,7 @@ def assertion_type(value: Any) -> str:
 def _digits(value: float) -> tuple[str, int]:
     """Shortest round-trip digits and the decimal exponent: value = 0.d1d2... × 10^exp."""
     sign, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    assert isinstance(exponent, int), "only finite values have digits"
     text = "".join(str(d) for d in digits).rstrip("0") or "0"
     stripped = len("".join(str(d) for d in digits)) - len(text)
     # value = int(digits) × 10^exponent; with trailing zeros removed, point position:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NoReturn
 
 from flows.triggers.expr.errors import Fail
 from flows.triggers.expr.gostrings import assertion_type, go_type, go_v
@@ -107,7 +107,7 @@ def power(a: Any, b: Any) -> Any:
     raise Fail(f"invalid operation: {go_type(a)} ** {go_type(b)}")
 
 
-def _comparable(a: Any, b: Any, op: str) -> None:
+def _comparable(a: Any, b: Any, op: str) -> NoReturn:
     raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}")
 
 
