@@ -94,15 +94,29 @@ async def on_unexpected_error(request: Request, error: Exception) -> Response:
     return error_response(500, INTERNAL, "internal error")
 
 
+# SQLite's primary result codes for a database that is there but out of reach right now: busy
+# or locked past the busy timeout, I/O error, disk full, file that cannot be opened. Any other
+# error (no such table, bad SQL) is a bug, not an outage.
+_SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
+
+
+def _sqlite_unavailable(error: BaseException | None) -> bool:
+    return (
+        isinstance(error, sqlite3.Error)
+        and error.sqlite_errorcode is not None
+        and error.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE
+    )
+
+
 def _dependency_down(error: Exception) -> bool:
-    # SQLite's operational errors (locked past the busy timeout, file unreadable, disk I/O) are
-    # the database being unavailable; prepared reads raise them unwrapped.
-    if isinstance(error, sqlite3.OperationalError):
+    # Prepared reads raise the driver's errors unwrapped.
+    if _sqlite_unavailable(error):
         return True
     if isinstance(error, DBAPIError):
         return (
             error.connection_invalidated
-            or isinstance(error.orig, (OSError, sqlite3.OperationalError))
+            or isinstance(error.orig, OSError)
+            or _sqlite_unavailable(error.orig)
             or "connect" in str(error).lower()
         )
     if isinstance(error, RPCError):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -176,10 +176,10 @@ class Database:
 
     async def fetch(
         self, prepared: PreparedRead, parameters: Mapping[str, Any]
-    ) -> list[Mapping[str, Any]]:
+    ) -> Sequence[Mapping[str, Any]]:
         """The rows of a prepared read, as mappings keyed by the selected columns' keys."""
         if self._prepared_reads is not None:
-            return list(self._prepared_reads.fetch(prepared, parameters))
+            return self._prepared_reads.fetch(prepared, parameters)
         async with self.engine.connect() as conn:
             result = await conn.execute(prepared.statement, dict(parameters))
             return list(result.mappings())

@@ -69,6 +69,17 @@ async def test_an_unexpected_failure_answers_500_and_is_logged_once(
         await database.close()
 
 
+async def test_a_database_error_that_is_no_outage_answers_500(tmp_path: Path) -> None:
+    # Reachable, but never migrated: "no such table" is a bug to look at, not a retry later.
+    database = Database(sqlalchemy_url(None, tmp_path / "flows.db"))
+    try:
+        response = await _get(database, f"/instances/{uuid.uuid4()}")
+        assert response.status_code == 500
+        assert response.json() == {"errorCode": "INTERNAL", "errorMessage": "internal error"}
+    finally:
+        await database.close()
+
+
 async def _get(database: Database, path: str) -> httpx.Response:
     """GET through the real application; an exception it re-raised would fail the test."""
     # Reads never reach Temporal: no engine is needed to show what the database does.
