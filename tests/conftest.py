@@ -10,6 +10,7 @@ from formance_sdk_python import SDK
 from formance_sdk_python.models import shared
 
 from tests.support.postgres import postgres_cluster  # noqa: F401  (a session fixture)
+from tests.support.storage import repository  # noqa: F401  (a fixture: a fresh migrated repository)
 from tests.support.service import FlowsProcess
 
 AUTH_CLIENTS = {"tester": "tester-secret", "reader": "reader-secret"}

@@ -168,13 +168,25 @@ def _asset_balances(view: AccountView | None) -> dict[str, int]:
     return view.balances() if view is not None else {}
 
 
-def _money_script(sources: Sequence[str], metadata_lines: Sequence[str] = ()) -> str:
-    """The program Wallets sends: in-order sources, destination and amount as variables."""
+def _movement(
+    order: Credit | Debit,
+    sources: Sequence[str],
+    destination: str,
+    metadata_lines: Sequence[str] = (),
+) -> TransactionRequest:
+    """The transaction Wallets asks of the ledger: a program with in-order sources, destination
+    and amount as variables, marked as a wallet transaction."""
     lines = ["vars {", "  monetary $amount", "  account $destination", "}", "send $amount (", "  source = {"]
     lines += [f"    @{source}" for source in sources]
     lines += ["  }", "  destination = $destination", ")"]
     lines += list(metadata_lines)
-    return "\n".join(lines)
+    return TransactionRequest(
+        script="\n".join(lines),
+        variables={"amount": f"{order.amount.asset} {order.amount.amount}", "destination": destination},
+        metadata={TRANSACTION: "true", **custom_data(order.metadata)},
+        reference=order.reference,
+        timestamp=order.timestamp,
+    )
 
 
 def _quoted(value: str) -> str:
@@ -346,13 +358,7 @@ class Wallets:
         if not is_address(destination):
             raise validation(f"invalid wallet id {wallet_id!r}")
         sources = [subject.address() for subject in credit.sources] or [WORLD]
-        request = TransactionRequest(
-            script=_money_script(sources),
-            variables={"amount": f"{credit.amount.asset} {credit.amount.amount}", "destination": destination},
-            metadata={TRANSACTION: "true", **custom_data(credit.metadata)},
-            reference=credit.reference,
-            timestamp=credit.timestamp,
-        )
+        request = _movement(credit, sources, destination)
         try:
             await self.ledger.create_transaction(self.name, request, idempotency_key)
         except StackError as error:
@@ -403,13 +409,7 @@ class Wallets:
                 "metadata": debit.metadata,
                 "description": debit.description,
             }
-        request = TransactionRequest(
-            script=_money_script(sources, metadata_lines),
-            variables={"amount": f"{debit.amount.asset} {debit.amount.amount}", "destination": target},
-            metadata={TRANSACTION: "true", **custom_data(debit.metadata)},
-            reference=debit.reference,
-            timestamp=debit.timestamp,
-        )
+        request = _movement(debit, sources, target, metadata_lines)
         try:
             await self.ledger.create_transaction(self.name, request, idempotency_key)
         except StackError as error:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from formance_sdk_python.models.orchestration import Error, V2Error, WorkflowInstance
 
 from tests.conftest import Api
+from tests.support.polling import eventually
 
-T = TypeVar("T")
 
 WAIT_MS = 15_000
 """`timeout_ms` for calls that wait on the server (`?wait=true`, abort): the SDK's default is 5 s."""
@@ -36,17 +35,6 @@ def unknown_id() -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def eventually(check: Callable[[], T], timeout: float = 15, step: float = 0.1) -> T:
-    """Poll `check` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met within %.0f s" % timeout
-        time.sleep(step)
 
 
 def create_workflow(api: Api, stages: list[dict[str, Any]], name: str = "test") -> str:

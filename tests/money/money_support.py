@@ -6,13 +6,13 @@ workflows on it."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tests.support.polling import eventually
 
 ASSET = "USD/2"
 WALLETS_LEDGER = "wallets-002"
@@ -33,18 +33,6 @@ def remote_worker_flags(stack: Any) -> tuple[str, ...]:
         "--stack-client-secret",
         secret,
     )
-
-
-def eventually(
-    check: Callable[[], Any], timeout: float = 20, every: float = 0.05
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(every)
 
 
 def unique(prefix: str) -> str:

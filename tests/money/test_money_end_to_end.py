@@ -4,30 +4,13 @@ stack over real HTTP, through the same client code as against a real stack."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from tests.conftest import Api
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
-
-
-def new_ledger(url: str) -> str:
-    name = f"l{uuid.uuid4().hex[:12]}"
-    response = httpx.post(f"{url}/api/ledger/v2/{name}")
-    assert response.status_code == 204, response.text
-    return name
+from tests.support.polling import eventually
+from tests.support.stack import new_ledger
 
 
 def fund(url: str, ledger: str, account: str, amount: int, asset: str = "USD/2") -> None:

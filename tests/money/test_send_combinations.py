@@ -23,7 +23,6 @@ from money_support import (
     WALLETS_LEDGER,
     Flows,
     Stack,
-    eventually,
     holding_account,
     overdraft_script,
     posting,
@@ -33,6 +32,7 @@ from money_support import (
     write,
 )
 
+from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 
 MOVE_TO = "orchestration/move-to-ledger"

@@ -18,13 +18,13 @@ from money_support import (
     WALLETS_LEDGER,
     Flows,
     Stack,
-    eventually,
     posting,
     remote_worker_flags,
     send,
     unique,
 )
 
+from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 
 # Heartbeat timeout, retry backoff, restart of `flows serve` and its embedded Temporal.

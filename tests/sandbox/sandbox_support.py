@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -79,13 +77,6 @@ class SandboxServer:
         return SDK(server_url=self.url)
 
 
-def new_ledger(url: str, prefix: str = "l") -> str:
-    name = f"{prefix}{uuid.uuid4().hex[:12]}"
-    response = httpx.post(f"{url}/api/ledger/v2/{name}")
-    assert response.status_code == 204, response.text
-    return name
-
-
 def transact(
     url: str,
     ledger: str,
@@ -115,12 +106,3 @@ def balances(url: str, ledger: str, address: str) -> dict[str, int]:
     assert response.status_code == 200, response.text
     return dict(response.json()["data"]["balances"])
 
-
-def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)

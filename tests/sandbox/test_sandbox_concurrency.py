@@ -8,7 +8,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from sandbox_support import SandboxServer, balances, new_ledger, transact
+from sandbox_support import SandboxServer, balances, transact
+
+from tests.support.stack import new_ledger
 
 WORKERS = 16
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import SandboxServer, new_ledger, transact
+from sandbox_support import SandboxServer, transact
 from test_sandbox_payments import (
     PAYMENTS,
     account,
@@ -20,6 +20,7 @@ from test_sandbox_payments import (
 )
 
 from flows.storage.database import sqlalchemy_url
+from tests.support.stack import new_ledger
 
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
 STACK_URL = "https://stack.example"

@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import SandboxServer, balances, eventually, new_ledger
+from sandbox_support import SandboxServer, balances
 
 from flows.storage.database import sqlalchemy_url
+from tests.support.polling import eventually
+from tests.support.stack import new_ledger
 
 HOOKS = "/api/sandbox"
 

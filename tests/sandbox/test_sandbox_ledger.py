@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sandbox_support import SandboxServer, balances, new_ledger, transact
+from sandbox_support import SandboxServer, balances, transact
+
+from tests.support.stack import new_ledger
 
 OVERDRAFT = "send [USD/2 {amount}] (\n  source = @{source} allowing unbounded overdraft\n  destination = @{destination}\n)"
 

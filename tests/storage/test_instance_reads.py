@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 from flows.storage.records import InstanceRecord, StageStatusRecord, WorkflowRecord
 from flows.storage.repository import Repository
-from tests.support.storage import repository  # noqa: F401  (the fixture)
 
 CONFIG = {"stages": [{"wait_event": {"event": "go"}}, {"noop": {}}], "name": "z-first"}
 STARTED = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)

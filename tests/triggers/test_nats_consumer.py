@@ -21,11 +21,12 @@ import pytest
 from formance_sdk_python import SDK
 from nats.js import api as js_api
 
-from tests.api.helpers import create_workflow, eventually
+from tests.api.helpers import create_workflow
 from tests.conftest import Api
 from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
 from tests.support.service import FlowsProcess
 from tests.triggers.test_trigger_firing import committed, create_trigger, instance_ids, occurrences, unique_type
+from tests.support.polling import eventually
 
 ACK_WAIT_S = 2.0
 

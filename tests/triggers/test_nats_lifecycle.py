@@ -16,11 +16,12 @@ from formance_sdk_python import SDK
 
 from flows.engine.models import Progress, StageProgress
 from flows.triggers.lifecycle import derive, map_topic
-from tests.api.helpers import create_workflow, eventually, run
+from tests.api.helpers import create_workflow, run
 from tests.conftest import Api
 from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
 from tests.support.service import FlowsProcess
 from tests.triggers.test_trigger_firing import create_trigger, instance_ids, occurrences
+from tests.support.polling import eventually
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 

@@ -5,39 +5,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from tests.api.helpers import create_workflow, history
 from tests.conftest import Api
+from tests.support.polling import eventually
+from tests.support.stack import new_ledger
 from tests.triggers.test_trigger_firing import (
     WAIT_DEST,
     create_trigger,
     instance_ids,
     occurrences,
 )
-
-T = TypeVar("T")
-
-
-def poll(check: Callable[[], T], timeout: float = 20, step: float = 0.1) -> T:
-    """`check()` once truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"condition not met within {timeout:.0f} s"
-        time.sleep(step)
-
-
-def new_ledger(api: Api) -> str:
-    name = "trig" + uuid.uuid4().hex[:10]
-    response = httpx.post(f"{api.url}/api/ledger/v2/{name}", timeout=30)
-    assert response.status_code == 204, response.text
-    return name
 
 
 def post_transaction(api: Api, ledger: str, destination: str, amount: int) -> dict[str, Any]:
@@ -51,7 +32,7 @@ def post_transaction(api: Api, ledger: str, destination: str, amount: int) -> di
 
 def test_a_sandbox_transaction_fires_a_trigger(sqlite_api: Api) -> None:
     api = sqlite_api
-    ledger = new_ledger(api)
+    ledger = new_ledger(api.url, "trig")
     workflow_id = create_workflow(api, WAIT_DEST)
     trigger_id = create_trigger(
         api,
@@ -63,7 +44,7 @@ def test_a_sandbox_transaction_fires_a_trigger(sqlite_api: Api) -> None:
     destination = "users:" + uuid.uuid4().hex[:8]
     transaction = post_transaction(api, ledger, destination, 100)
 
-    [occurrence] = poll(lambda: occurrences(api, trigger_id))
+    [occurrence] = eventually(lambda: occurrences(api, trigger_id))
     assert occurrence.error is None
     assert occurrence.event["app"] == "ledger" and occurrence.event["version"] == "v2"
     assert occurrence.event["type"] == "COMMITTED_TRANSACTIONS"
@@ -71,16 +52,16 @@ def test_a_sandbox_transaction_fires_a_trigger(sqlite_api: Api) -> None:
     assert occurrence.event["payload"]["transactions"] == [transaction]
     instance_id = occurrence.workflow_instance_id
     assert instance_ids(api, workflow_id) == [instance_id]
-    [wait] = poll(lambda: history(api, instance_id))
+    [wait] = eventually(lambda: history(api, instance_id))
     assert wait["name"] == "RunWaitEvent"
     assert wait["input"] == {"event": destination}
 
     # Not matching: a small amount on this ledger, a large one on another ledger.
     post_transaction(api, ledger, "users:small", 10)
-    post_transaction(api, new_ledger(api), "users:elsewhere", 1000)
+    post_transaction(api, new_ledger(api.url, "trig"), "users:elsewhere", 1000)
     # A later matching transaction shows the non-matching ones were handled before it.
     post_transaction(api, ledger, "users:last", 60)
-    poll(lambda: len(occurrences(api, trigger_id)) == 2)
+    eventually(lambda: len(occurrences(api, trigger_id)) == 2)
     time.sleep(0.5)
     found = occurrences(api, trigger_id)
     assert len(found) == 2
@@ -91,7 +72,7 @@ def test_a_sandbox_transaction_fires_a_trigger(sqlite_api: Api) -> None:
 
 def test_a_non_matching_sandbox_transaction_records_nothing(sqlite_api: Api) -> None:
     api = sqlite_api
-    ledger = new_ledger(api)
+    ledger = new_ledger(api.url, "trig")
     workflow_id = create_workflow(api, WAIT_DEST)
     trigger_id = create_trigger(
         api,
@@ -110,7 +91,7 @@ def test_a_non_matching_sandbox_transaction_records_nothing(sqlite_api: Api) -> 
         vars={"dest": "event.transactions[0].postings[0].destination"},
     )
     post_transaction(api, ledger, "users:1", 10)
-    poll(lambda: occurrences(api, witness))
+    eventually(lambda: occurrences(api, witness))
     time.sleep(0.3)
     assert occurrences(api, trigger_id) == []
     assert instance_ids(api, workflow_id) == []
@@ -143,11 +124,11 @@ def test_a_sandbox_payment_fires_a_saved_payment_trigger(sqlite_api: Api) -> Non
     assert response.status_code == 200, response.text
     payment_id = response.json()["data"]["id"]
 
-    [occurrence] = poll(lambda: occurrences(api, trigger_id))
+    [occurrence] = eventually(lambda: occurrences(api, trigger_id))
     assert occurrence.error is None
     assert occurrence.event["app"] == "payments" and occurrence.event["version"] == "v1"
     assert occurrence.event["payload"]["id"] == payment_id
-    [wait] = poll(lambda: history(api, occurrence.workflow_instance_id))
+    [wait] = eventually(lambda: history(api, occurrence.workflow_instance_id))
     assert wait["input"] == {"event": "STRIPE:SUCCEEDED"}
 
     # Saved again (an update): SAVED_PAYMENT fires a trigger at most once per payment.

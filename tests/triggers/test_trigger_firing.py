@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.api.helpers import create_workflow, eventually, history
+from tests.api.helpers import create_workflow, history
 from tests.conftest import AUTH_CLIENTS, Api
+from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 
 

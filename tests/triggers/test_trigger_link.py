@@ -16,7 +16,7 @@ from tests.api.helpers import create_workflow, history
 from tests.api.test_trigger_test_endpoint import create_trigger as create_v2_trigger
 from tests.api.test_trigger_test_endpoint import test_trigger as run_test_endpoint
 from tests.conftest import Api
-from tests.triggers.test_sandbox_triggers import poll
+from tests.support.polling import eventually
 from tests.triggers.test_trigger_firing import WAIT_DEST, create_trigger, occurrences
 
 
@@ -78,12 +78,12 @@ def test_link_fetches_the_linked_account_from_the_stack(sqlite_api: Api) -> None
     )
     create_payment(api, connector, reference, account["id"])
 
-    [occurrence] = poll(lambda: occurrences(api, trigger_id))
+    [occurrence] = eventually(lambda: occurrences(api, trigger_id))
     assert occurrence.error is None
-    [wait] = poll(lambda: history(api, occurrence.workflow_instance_id))
+    [wait] = eventually(lambda: history(api, occurrence.workflow_instance_id))
     assert wait["input"] == {"event": name}
 
-    [failed] = poll(lambda: occurrences(api, failing))
+    [failed] = eventually(lambda: occurrences(api, failing))
     assert failed.error == "link 'nope' not defined for object"
     assert failed.workflow_instance_id is None
 
@@ -108,7 +108,7 @@ def test_a_filter_whose_link_fails_skips_the_trigger(sqlite_api: Api) -> None:
         vars={"dest": "event.reference"},
     )
     create_payment(api, connector, reference, account["id"])
-    poll(lambda: occurrences(api, witness))
+    eventually(lambda: occurrences(api, witness))
     assert occurrences(api, skipped) == []
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from flows.storage.records import OccurrenceRecord, TriggerRecord, WorkflowRecord
 from flows.storage.repository import Repository
-from tests.support.storage import repository  # noqa: F401  (the fixture)
 
 
 def _now() -> datetime:
