@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.service import FlowsProcess  # noqa: E402,F401
+from tests.support.service import FlowsProcess  # noqa: F401
 
 
 def rss_mb(pid: int) -> float:

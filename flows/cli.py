@@ -29,22 +29,42 @@ ENGINE_FLAGS = [
     ("--stack-url", "base URL of the Formance stack (default: the built-in sandbox)"),
     ("--stack-client-id", "OAuth2 client id for the stack"),
     ("--stack-client-secret", "OAuth2 client secret for the stack"),
+    ("--stack-client-secret-file", "file holding the --stack-client-secret (keeps it out of `ps`)"),
     ("--topics", "NATS JetStream subjects to consume, e.g. 'prod.ledger prod.payments' (comma or space separated)"),
     ("--nats-url", "NATS server URL: consume --topics, publish lifecycle events (e.g. nats://127.0.0.1:4222)"),
     ("--publisher-nats-url", "the reference's name for --nats-url"),
     ("--publisher-nats-enabled", "the reference's switch; accepted (a NATS URL alone enables NATS)"),
-    ("--publisher-topic-mapping", "from:to[,from:to…]: subject of the lifecycle events (topic 'orchestration'; default <stack>.orchestration)"),
+    (
+        "--publisher-topic-mapping",
+        "from:to[,from:to…]: subject of the lifecycle events (topic 'orchestration'; default <stack>.orchestration)",
+    ),
     ("--debug", "debug logs and access logs"),
 ]
 SERVE_FLAGS = [
     ("--listen", "host:port to listen on (default: 127.0.0.1:8080; ':8080' = all interfaces)"),
     ("--worker", "also run the worker in this process (default: true)"),
-    ("--auth-clients", "id:secret[,id:secret…]: clients of the built-in OAuth2 issuer; none = auth off"),
+    (
+        "--auth-clients",
+        "id:secret[:scope+scope…][,…]: clients of the built-in OAuth2 issuer; after the secret, the '+'-separated"
+        " scopes the client may have (default: all), e.g. reader:s3cret:orchestration:read; no ':' or ','"
+        " in ids and secrets; none = auth off",
+    ),
+    ("--auth-clients-file", "file of --auth-clients entries, one per line, '#' comments (keeps secrets out of `ps`)"),
     ("--auth-signing-key", "key (≥ 32 bytes) signing the issued tokens"),
+    ("--auth-signing-key-file", "file holding the --auth-signing-key"),
     ("--auth-enabled", "external issuer; not supported yet (use --auth-clients)"),
     ("--wait-timeout", "seconds runWorkflow?wait=true waits at most (default: 4)"),
+    ("--sandbox-test-hooks", "serve the sandbox's test hooks under /api/sandbox (recording, holds; default: false)"),
 ]
-BOOLEAN_FLAGS = {"--worker", "--publisher-nats-enabled", "--debug", "--auth-enabled", "--postgres-aws-enable-iam", "--temporal-encryption-enabled"}
+BOOLEAN_FLAGS = {
+    "--worker",
+    "--sandbox-test-hooks",
+    "--publisher-nats-enabled",
+    "--debug",
+    "--auth-enabled",
+    "--postgres-aws-enable-iam",
+    "--temporal-encryption-enabled",
+}
 
 
 def _add(parser: argparse.ArgumentParser, flags: list[tuple[str, str]]) -> None:

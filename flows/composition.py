@@ -8,12 +8,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from flows.api.auth import AuthMiddleware
 from flows.api.tokens import TokenIssuer
 
-# Gateway prefix → the service whose scopes guard it (`ledger:read`, `ledger:write`, …).
+# Gateway prefix → the service whose scopes guard it (`ledger:read`, `ledger:write`, …). The test
+# hooks (flows/sandbox/hooks.py) can park the ledger's writes and show every request's body: they
+# have scopes of their own, `sandbox:read` and `sandbox:write`, which no orchestration or stack
+# token implies.
 SANDBOX_SERVICES = {
     "/api/ledger": "ledger",
     "/api/wallets": "wallets",
     "/api/payments": "payments",
-    "/api/sandbox": "orchestration",
+    "/api/sandbox": "sandbox",
 }
 
 

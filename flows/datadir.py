@@ -1,7 +1,8 @@
 """The data directory: where a single-machine Flows keeps its state.
 
 It holds the SQLite database, the embedded Temporal's database, log, pidfile and address,
-and the generated token-signing key. Only one `flows serve` may use a directory at a time:
+and the generated token-signing key: it and everything in it are private to the user running
+Flows (0700 and 0600, tightened at every start). Only one `flows serve` may use a directory at a time:
 two of them would each start a Temporal on the same SQLite file and corrupt it, so the
 directory is locked for the lifetime of the process that opened it.
 """
@@ -9,15 +10,26 @@ directory is locked for the lifetime of the process that opened it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
+from typing import Self
+
+logger = logging.getLogger("flows")
 
 LOCK_FILE = "flows.lock"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 class DataDirLocked(RuntimeError):
     """Another process holds the data directory's lock."""
+
+
+class DataDirNotOurs(RuntimeError):
+    """The data directory, or something in it, belongs to another user."""
 
 
 def default_data_dir() -> Path:
@@ -85,7 +97,7 @@ class DataDir:
         finally:
             os.close(fd)
 
-    def __enter__(self) -> DataDir:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -101,9 +113,10 @@ class DataDir:
 
 
 def open_data_dir(path: Path | str) -> DataDir:
-    """Create `path` (mode 0700) if needed and take its exclusive lock.
+    """Create `path` (mode 0700) if needed, make it and its files private, take its lock.
 
-    Raises `DataDirLocked` if another process (or another `DataDir` in this process) holds it.
+    Raises `DataDirLocked` if another process (or another `DataDir` in this process) holds it,
+    `DataDirNotOurs` if it belongs to another user.
     """
     directory = Path(path).expanduser().absolute()
     _ensure_private_dir(directory)
@@ -112,20 +125,57 @@ def open_data_dir(path: Path | str) -> DataDir:
 
 
 def _ensure_private_dir(directory: Path) -> None:
-    # It holds a signing key and the whole state: nobody else should read it. An existing
-    # directory is left as the operator set it up.
-    if directory.is_dir():
-        return
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        directory.mkdir(mode=0o700)
-    except FileExistsError:
-        if not directory.is_dir():
-            raise
-        return
-    # mkdir's mode is filtered by the umask, which can only remove bits; set it anyway so the
-    # result never depends on the caller's umask.
-    directory.chmod(0o700)
+    # It holds a signing key and the whole state: nobody else may read it, whatever mode an
+    # existing directory was given (a mkdir with the default umask makes it world-readable).
+    if not directory.is_dir():
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+    tightened = _make_private(directory)
+    if tightened:
+        logger.warning(
+            "tightened permissions in %s (others could read them): %s",
+            directory,
+            ", ".join(tightened),
+        )
+
+
+def _make_private(directory: Path) -> list[str]:
+    """Directories 0700 and files 0600 (the top directory included); what had to change.
+
+    Symbolic links are left alone: their target is not ours to change.
+    """
+    tightened = []
+    for path, is_dir in _entries(directory):
+        status = path.lstat()
+        if status.st_uid != os.geteuid():
+            raise DataDirNotOurs(
+                f"{path} belongs to another user (uid {status.st_uid}); "
+                "pass a --data-dir of your own"
+            )
+        wanted = PRIVATE_DIR if is_dir else PRIVATE_FILE
+        mode = stat.S_IMODE(status.st_mode)
+        if mode & ~wanted:
+            path.chmod(mode & wanted)
+            tightened.append(f"{path.relative_to(directory.parent)} {mode:04o} → {mode & wanted:04o}")
+    return tightened
+
+
+def _entries(directory: Path) -> list[tuple[Path, bool]]:
+    """The directory, its subdirectories and regular files (no symbolic links)."""
+    found = [(directory, True)]
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            if not os.path.islink(os.path.join(root, name)):
+                found.append((Path(root, name), True))
+        for name in files:
+            path = Path(root, name)
+            if path.is_file() and not path.is_symlink():
+                found.append((path, False))
+    return found
 
 
 def _acquire_lock(directory: Path) -> int:

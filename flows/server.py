@@ -20,21 +20,24 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from flows.api.app import create_app
 from flows.api.services import Services
 from flows.api.tokens import (
+    AuthClient,
     TokenIssuer,
+    client_with_scopes,
+    given_secret,
+    load_clients,
     load_or_create_signing_key,
-    parse_clients_setting,
     signing_key_from_setting,
 )
 from flows.composition import WithSandbox
-from flows.datadir import DataDir, open_data_dir
+from flows.datadir import DataDir, DataDirNotOurs, open_data_dir
 from flows.engine.client import Engine
 from flows.engine.devserver import EmbeddedTemporal, read_embedded_address
-from flows.engine.reconcile import reconcile
+from flows.engine.reconcile import end_lost_instances, keep_reconciled
 from flows.engine.worker import build_worker
 from flows.sandbox.app import create_sandbox_app
 from flows.sandbox.events import in_background
 from flows.settings import Settings
-from flows.stack.client import Credentials, StackClient
+from flows.stack.client import STACK_SCOPES, Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
 from flows.triggers.listener import EventHandler
@@ -134,10 +137,24 @@ async def _temporal_address(settings: Settings, data_dir: DataDir | None, embed:
         return
     server = EmbeddedTemporal(data_dir)
     address = await server.start()
+    supervising = asyncio.create_task(server.supervise())
     try:
         yield address
     finally:
+        supervising.cancel()
+        await asyncio.gather(supervising, return_exceptions=True)
         await server.stop()
+
+
+def _open_data_dir(settings: Settings) -> DataDir:
+    try:
+        data_dir = open_data_dir(settings.data_dir)
+    except DataDirNotOurs as error:
+        raise StartupError(str(error)) from None
+    # What this process and its embedded Temporal create from now on (databases and their
+    # -wal/-shm files, logs, keys) is private from the start, like what was tightened.
+    os.umask(0o077)
+    return data_dir
 
 
 @contextlib.asynccontextmanager
@@ -145,7 +162,7 @@ async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[R
     """Database migrated, Temporal reachable: what `serve` and `worker` share."""
     _check(settings)
     needs_dir = owns_data_dir and (not settings.postgres_uri or not settings.temporal_address)
-    data_dir = open_data_dir(settings.data_dir) if needs_dir else None
+    data_dir = _open_data_dir(settings) if needs_dir else None
     if data_dir is None and not owns_data_dir:
         data_dir = DataDir.unlocked(settings.data_dir)
     try:
@@ -161,17 +178,35 @@ async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[R
             data_dir.close()
 
 
+@contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A mistake in the auth configuration (flags, secret files) refuses to start, in one line."""
+    try:
+        yield
+    except ValueError as error:
+        raise StartupError(str(error)) from error
+
+
+def _auth_clients(settings: Settings) -> list[AuthClient]:
+    with _configuration_errors():
+        return load_clients(settings.auth_clients, settings.auth_clients_file)
+
+
 async def _signing_key(run: Runtime) -> bytes:
-    if run.settings.auth_signing_key:
-        return signing_key_from_setting(run.settings.auth_signing_key)
+    with _configuration_errors():
+        given = given_secret(
+            run.settings.auth_signing_key, run.settings.auth_signing_key_file, "--auth-signing-key"
+        )
+        if given:
+            return signing_key_from_setting(given)
     if run.settings.postgres_uri or run.data_dir is None:
         # Every process of a deployment must sign and check with the same key.
         return await run.repository.secret(SIGNING_KEY, os.urandom(32))
-    return load_or_create_signing_key(run.data_dir.signing_key_path)
+    with _configuration_errors():
+        return load_or_create_signing_key(run.data_dir.signing_key_path)
 
 
-async def _issuer(run: Runtime) -> TokenIssuer:
-    clients = parse_clients_setting(run.settings.auth_clients or "")
+async def _issuer(run: Runtime, clients: list[AuthClient]) -> TokenIssuer:
     issuer = TokenIssuer(await _signing_key(run), clients, issuer="flows")
     if issuer.enabled:
         logger.info("auth on: %d client(s) of the built-in OAuth2 issuer", len(clients))
@@ -180,19 +215,34 @@ async def _issuer(run: Runtime) -> TokenIssuer:
     return issuer
 
 
-def _stack_client(settings: Settings, sandbox_url: str | None) -> StackClient:
+def _stack_client(settings: Settings, sandbox_url: str | None, clients: list[AuthClient]) -> StackClient:
     """The stack the worker moves money on: `--stack-url`, else the sandbox of `flows serve`."""
     if settings.stack_url:
         credentials = None
         if settings.stack_client_id:
-            credentials = Credentials(settings.stack_client_id, settings.stack_client_secret or "")
+            with _configuration_errors():
+                secret = given_secret(
+                    settings.stack_client_secret, settings.stack_client_secret_file, "--stack-client-secret"
+                )
+            credentials = Credentials(settings.stack_client_id, secret or "")
         return StackClient(settings.stack_url, credentials)
     if sandbox_url is None:
         raise StartupError("no --stack-url, and no sandbox of a `flows serve` to use instead")
-    clients = parse_clients_setting(settings.auth_clients or "")
-    # With auth on, the worker calls the sandbox as the first configured client.
-    credentials = Credentials(*next(iter(clients.items()))) if clients else None
-    return StackClient(sandbox_url, credentials)
+    return StackClient(sandbox_url, _sandbox_credentials(clients))
+
+
+def _sandbox_credentials(clients: list[AuthClient]) -> Credentials | None:
+    """With auth on, the worker calls the sandbox as the first client allowed to move money."""
+    if not clients:
+        return None
+    client = client_with_scopes(clients, STACK_SCOPES.split())
+    if client is None:
+        needed = " ".join(scope for scope in STACK_SCOPES.split() if scope != "openid")
+        raise StartupError(
+            f"the worker moves money on the sandbox as a client of --auth-clients with the scopes "
+            f"{needed}, and no client has them all: add one (without a scope list, a client has all)"
+        )
+    return Credentials(client.client_id, client.secret)
 
 
 def _own_url(settings: Settings) -> str:
@@ -203,8 +253,9 @@ def _own_url(settings: Settings) -> str:
 
 
 async def serve(settings: Settings) -> None:
+    clients = _auth_clients(settings)
     async with runtime(settings, owns_data_dir=True) as run:
-        issuer = await _issuer(run)
+        issuer = await _issuer(run, clients)
         events = EventHandler(run.repository, run.engine)
         services = Services(
             repository=run.repository,
@@ -219,7 +270,10 @@ async def serve(settings: Settings) -> None:
         if not settings.stack_url:
             # The sandbox's events go to the triggers in process (at-most-once across a crash).
             sandbox = create_sandbox_app(
-                run.database, events=in_background(events.handle), stack_url=_own_url(settings)
+                run.database,
+                events=in_background(events.sink("sandbox")),
+                stack_url=_own_url(settings),
+                test_hooks=settings.sandbox_test_hooks,
             )
             # A request parked on a test hold would otherwise keep the API from shutting down.
             release_holds = sandbox.state.sandbox.hooks.release_all
@@ -227,7 +281,7 @@ async def serve(settings: Settings) -> None:
             sandbox_url = _own_url(settings)
             if run.data_dir is not None:
                 run.data_dir.sandbox_url_path.write_text(sandbox_url)
-        stack = _stack_client(settings, sandbox_url)
+        stack = _stack_client(settings, sandbox_url, clients)
         events.stack = stack  # link() in trigger expressions (the sandbox exists only from here)
         host, port = settings.listen_address()
         server = _ApiServer(
@@ -250,11 +304,15 @@ async def serve(settings: Settings) -> None:
         _stop_on_signals(server, release_holds)
         # Everything allocated so far lives as long as the process: keep the collector off it.
         gc.freeze()
-        reconciling = asyncio.create_task(reconcile(run.repository, run.engine))
+        reconciling = [
+            asyncio.create_task(end_lost_instances(run.repository, run.engine)),
+            asyncio.create_task(keep_reconciled(run.repository, run.engine)),
+        ]
         try:
             await server.serve()
         finally:
-            reconciling.cancel()
+            for task in reconciling:
+                task.cancel()
             # No new events in while the worker drains; lifecycle events still go out.
             await pipeline.stop_consuming()
             if worker is not None and worker_task is not None:
@@ -266,11 +324,12 @@ async def serve(settings: Settings) -> None:
 
 
 async def work(settings: Settings) -> None:
+    clients = _auth_clients(settings)
     async with runtime(settings, owns_data_dir=False) as run:
         sandbox_url = None
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
-        stack = _stack_client(settings, sandbox_url)
+        stack = _stack_client(settings, sandbox_url, clients)
         pipeline = await start_pipeline(settings, EventHandler(run.repository, run.engine, stack))
         worker = build_worker(
             run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
@@ -279,9 +338,11 @@ async def work(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        reconciling = asyncio.create_task(keep_reconciled(run.repository, run.engine))
         async with worker:
             logger.info("worker polling task queue '%s'", settings.temporal_task_queue)
             await stop.wait()
+        reconciling.cancel()
         await pipeline.close()
         await stack.close()
 

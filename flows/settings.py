@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from flows.datadir import default_data_dir
 
@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     stack_url: str | None = None
     stack_client_id: str | None = None
     stack_client_secret: str | None = None
+    stack_client_secret_file: Path | None = None
     topics: Annotated[list[str], NoDecode] = []
     nats_url: str | None = None
     publisher_nats_enabled: bool = False
@@ -48,9 +49,13 @@ class Settings(BaseSettings):
 
     auth_enabled: bool = False
     auth_clients: str | None = None
+    auth_clients_file: Path | None = None
     auth_signing_key: str | None = None
+    auth_signing_key_file: Path | None = None
 
     wait_timeout: float = 4.0
+    # The sandbox's /api/sandbox hooks (request recording, holds parking writes): tests only.
+    sandbox_test_hooks: bool = False
 
     @field_validator("topics", "publisher_topic_mapping", mode="before")
     @classmethod
@@ -75,7 +80,7 @@ class Settings(BaseSettings):
             problems.append("--temporal-encryption-enabled (payload encryption) is not supported")
         if self.postgres_aws_enable_iam:
             problems.append("--postgres-aws-enable-iam is not supported")
-        if self.auth_enabled and not self.auth_clients:
+        if self.auth_enabled and not (self.auth_clients or self.auth_clients_file):
             problems.append(
                 "--auth-enabled (an external issuer) is not supported yet: "
                 "use --auth-clients id:secret to protect the API with the built-in issuer"

@@ -39,7 +39,8 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> 
 
 @pytest.fixture(scope="session")
 def sqlite_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowsProcess]:
-    yield from _serve(tmp_path_factory, "sqlite")
+    # The money tests read its sandbox's recording of requests and park writes on its holds.
+    yield from _serve(tmp_path_factory, "sqlite", "--sandbox-test-hooks")
 
 
 @pytest.fixture(scope="session")

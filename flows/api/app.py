@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -13,10 +16,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows.api import events, instances, triggers, workflows
 from flows.api.auth import AuthMiddleware, token_route
-from flows.api.errors import ApiError, UnexpectedErrors, on_api_error, on_http_error
+from flows.api.errors import (
+    INTERNAL,
+    ApiError,
+    UnexpectedErrors,
+    error_response,
+    on_api_error,
+    on_http_error,
+)
 from flows.api.services import Services, services
 from flows.api.tokens import TokenIssuer
 from flows.routing import Endpoint, routes_by_path
+
+logger = logging.getLogger("flows.api")
 
 GATEWAY_PREFIX = "/api/orchestration"
 
@@ -41,10 +53,35 @@ async def info(request: Request) -> Response:
     return JSONResponse({"version": services(request).version})
 
 
-async def healthcheck(request: Request) -> Response:
-    found = services(request)
+HEALTH_CHECK_TIMEOUT = 2.0
+"""Seconds each dependency has to answer the health check: a stalled one is a down one."""
+
+
+async def _database_answers(found: Services) -> None:
     await found.repository.db.ping()
+
+
+async def _temporal_answers(found: Services) -> None:
     await found.engine.client.service_client.check_health()
+
+
+HEALTH_CHECKS: dict[str, Callable[[Services], Awaitable[None]]] = {
+    "the database": _database_answers,
+    "Temporal": _temporal_answers,
+}
+
+
+async def healthcheck(request: Request) -> Response:
+    """200 when the database and Temporal both answer; else 503, whatever way a check failed
+    (an error, a hang), so that a load balancer takes this process out and retries later."""
+    found = services(request)
+    for dependency, check in HEALTH_CHECKS.items():
+        try:
+            await asyncio.wait_for(check(found), HEALTH_CHECK_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 (any failure of a check is an outage)
+            reason = "no answer" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
+            logger.warning("health check: %s is unavailable (%s)", dependency, reason)
+            return error_response(503, INTERNAL, f"{dependency} is unavailable, retry later")
     return JSONResponse({"default": "OK"})
 
 
@@ -85,6 +122,7 @@ def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
         Route("/_info", info, methods=["GET"]),
         Route("/v2/_info", info, methods=["GET"]),
         Route("/events", events.ingest_event, methods=["POST"]),
+        Route("/v2/events/dead-letters", events.list_dead_letters, methods=["GET"]),
         *routes_by_path(_versioned_endpoints("") + _versioned_endpoints("/v2")),
     ]
     app = Starlette(

@@ -2,7 +2,7 @@
 
 Mounting (see also the module's tests):
 
-    issuer = TokenIssuer(signing_key, clients, issuer="flows")
+    issuer = TokenIssuer(signing_key, [AuthClient("reader", secret, ("orchestration:read",))], issuer="flows")
     app.add_route(TOKEN_PATH, token_endpoint(issuer), methods=["POST"])
     app.add_middleware(AuthMiddleware, issuer=issuer)          # or AuthMiddleware(app, issuer)
 
@@ -98,7 +98,7 @@ def token_endpoint(issuer: TokenIssuer) -> Callable[[Request], Awaitable[Respons
             form = await _read_form(request)
             client_id = _authenticate_client(issuer, request, form)
             _check_grant_type(form)
-            scopes = _grant_scopes(issuer, form)
+            scopes = _grant_scopes(issuer, client_id, form)
         except _OAuthError as exc:
             return exc.response()
         token = issuer.issue(client_id, scopes)
@@ -213,9 +213,9 @@ def _check_grant_type(form: Mapping[str, str]) -> None:
         )
 
 
-def _grant_scopes(issuer: TokenIssuer, form: Mapping[str, str]) -> tuple[str, ...]:
+def _grant_scopes(issuer: TokenIssuer, client_id: str, form: Mapping[str, str]) -> tuple[str, ...]:
     try:
-        return issuer.grant_scopes(form.get("scope"))
+        return issuer.grant_scopes(client_id, form.get("scope"))
     except InvalidScope as exc:
         raise _OAuthError(400, "invalid_scope", str(exc)) from exc
 

@@ -2,103 +2,73 @@
 
 from __future__ import annotations
 
-import json
-import math
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
 
 from flows.api.errors import ApiError, invalid
+from flows.documents import MAX_DEPTH, DocumentError, check_document, parse_json
 from flows.stages.base import ConfigError
 from flows.workflows.yaml_body import load_yaml
 
 MAX_BODY = 1024 * 1024
-# Workflow configs and trigger bodies nest a handful of levels; far deeper documents only serve to
-# exhaust the stack of whatever walks them next (validation, storage, rendering).
-MAX_DEPTH = 64
 YAML_TYPES = {"text/vnd.yaml", "application/yaml", "application/x-yaml", "text/yaml"}
+# Parsing and checking a document this large takes milliseconds: do it off the event loop.
+OFF_LOOP_BYTES = 256 * 1024
 
 
-async def read_body(request: Request) -> bytes:
+class BodyTooLarge(ApiError):
+    """413; `received` holds what was read of the body before it went over the cap."""
+
+    def __init__(self, max_body: int, received: bytes) -> None:
+        super().__init__(413, "VALIDATION", f"request body is larger than {max_body} bytes")
+        self.received = received
+
+
+async def read_body(request: Request, *, max_body: int = MAX_BODY) -> bytes:
+    """The body, read as it streams in and refused (`BodyTooLarge`) once over `max_body` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large()
+    if declared is not None and declared.isdigit() and int(declared) > max_body:
+        raise BodyTooLarge(max_body, b"")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
-            raise _too_large()
+        if len(body) > max_body:
+            raise BodyTooLarge(max_body, bytes(body[:max_body]))
     return bytes(body)
 
 
-def _too_large() -> ApiError:
-    return ApiError(413, "VALIDATION", f"request body is larger than {MAX_BODY} bytes")
-
-
-def _too_deep() -> ApiError:
-    return invalid(f"the body nests deeper than {MAX_DEPTH} levels")
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"number {text} is out of range")
-    return value
-
-
 def _checked(document: Any) -> Any:
-    """The document, once known to nest at most MAX_DEPTH levels and to hold only valid Unicode.
-
-    JSON escapes can spell lone surrogates (`"\\ud800"`), which no database nor response encoder
-    accepts. Iterative, so that the check itself cannot exhaust the stack.
-    """
-    pending: list[tuple[Any, int]] = [(document, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, str):
-            _check_text(value)
-        elif isinstance(value, dict | list):
-            if depth > MAX_DEPTH:
-                raise _too_deep()
-            if isinstance(value, dict):
-                for key in value:
-                    if isinstance(key, str):
-                        _check_text(key)
-                pending.extend((item, depth + 1) for item in value.values())
-            else:
-                pending.extend((item, depth + 1) for item in value)
-    return document
-
-
-def _check_text(text: str) -> None:
+    """The document, once known to be storable (flows.documents); 400 otherwise."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid("the body holds a string that is not valid Unicode (a lone surrogate)") from None
+        check_document(document)
+    except DocumentError as error:
+        raise invalid(f"the body {error}") from None
+    return document
 
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_json(request: Request, *, empty: Any = None) -> Any:
+def _parse_json(body: bytes) -> Any:
+    try:
+        return parse_json(body)
+    except DocumentError as error:
+        raise invalid(f"the body {error}") from None
+
+
+async def read_json(request: Request, *, empty: Any = None, max_body: int = MAX_BODY) -> Any:
     """The JSON body; `empty` when there is none (the TypeScript SDK sends none for optional bodies)."""
-    body = await read_body(request)
+    body = await read_body(request, max_body=max_body)
     if not body.strip():
         if empty is not None:
             return empty
         raise invalid("unmarshalling json body: the body is empty")
-    try:
-        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise invalid(f"unmarshalling json body: {error}") from None
-    except RecursionError:
-        raise _too_deep() from None
-    return _checked(value)
+    if len(body) > OFF_LOOP_BYTES:
+        return await asyncio.to_thread(_parse_json, body)
+    return _parse_json(body)
 
 
 async def read_json_or_yaml(request: Request) -> Any:
@@ -110,7 +80,7 @@ async def read_json_or_yaml(request: Request) -> Any:
     except ConfigError as error:
         raise invalid(str(error)) from None
     except RecursionError:
-        raise _too_deep() from None
+        raise invalid(f"the body nests deeper than {MAX_DEPTH} levels") from None
     return _checked(value)
 
 

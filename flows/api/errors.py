@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from temporalio.service import RPCError, RPCStatusCode
+
+from flows.outages import dependency_down
 
 logger = logging.getLogger("flows.api")
 
@@ -87,42 +86,10 @@ class UnexpectedErrors:
 
 
 async def on_unexpected_error(request: Request, error: Exception) -> Response:
-    if _dependency_down(error):
+    if dependency_down(error):
         logger.warning("dependency unavailable during %s %s: %s", request.method, request.url.path, error)
         return error_response(503, INTERNAL, "a dependency of the service is unavailable, retry later")
     logger.exception("unexpected error during %s %s", request.method, request.url.path)
     return error_response(500, INTERNAL, "internal error")
 
 
-# SQLite's primary result codes for a database that is there but out of reach right now: busy
-# or locked past the busy timeout, I/O error, disk full, file that cannot be opened. Any other
-# error (no such table, bad SQL) is a bug, not an outage.
-_SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
-
-
-def _sqlite_unavailable(error: BaseException | None) -> bool:
-    return (
-        isinstance(error, sqlite3.Error)
-        and error.sqlite_errorcode is not None
-        and error.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE
-    )
-
-
-def _dependency_down(error: Exception) -> bool:
-    # Prepared reads raise the driver's errors unwrapped.
-    if _sqlite_unavailable(error):
-        return True
-    if isinstance(error, DBAPIError):
-        return (
-            error.connection_invalidated
-            or isinstance(error.orig, OSError)
-            or _sqlite_unavailable(error.orig)
-            or "connect" in str(error).lower()
-        )
-    if isinstance(error, RPCError):
-        return error.status in (
-            RPCStatusCode.UNAVAILABLE,
-            RPCStatusCode.DEADLINE_EXCEEDED,
-            RPCStatusCode.RESOURCE_EXHAUSTED,
-        )
-    return isinstance(error, (ConnectionError, TimeoutError))

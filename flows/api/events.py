@@ -13,37 +13,70 @@ feeds the triggers with no broker:
 * header `Message-Metadata` (optional, JSON map, e.g. `otel-context`): accepted and ignored.
 
 Answers 204 once the message is handled (the matching triggers fired and their occurrences
-recorded, or nothing matched); 400 VALIDATION when the body is not an envelope. Behind the same
-auth as the API: with auth on, a token with `orchestration:write` is required.
+recorded, or nothing matched). A message that cannot be processed, now or ever, is answered 4xx so
+that the publisher stops redelivering it, and kept as a dead letter (flows.triggers.listener):
+413 for a body over `MAX_EVENT_BODY`, 400 VALIDATION for one that is not a storable envelope (not
+JSON, nested too deep, invalid Unicode, NUL, …) or that fails for a reason no retry fixes. Only an
+outage (database, Temporal unavailable) is a 503, for the publisher to retry. Behind the same auth
+as the API: with auth on, a token with `orchestration:write` is required.
+
+`GET /v2/events/dead-letters` lists the dead letters, newest first, with v2 cursor pagination.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from flows.api.errors import invalid
+from flows.api.bodies import BodyTooLarge, read_body
+from flows.api.errors import error_response, invalid
+from flows.api.pagination import cursor_body, page_query
 from flows.api.services import services
-from flows.triggers.listener import InvalidEnvelope
+from flows.stages.timestamps import format_rfc3339
+from flows.storage.records import DeadLetterRecord
+from flows.triggers.listener import HTTP, UnprocessableEvent
 
 MESSAGE_UUID = "message-uuid"
+MAX_EVENT_BODY = 4 * 1024 * 1024
+"""Stack events are a few KiB; a batch of committed transactions stays far below this."""
 
 
 async def ingest_event(request: Request) -> Response:
     handler = services(request).events
     if handler is None:
         raise invalid("event ingestion is not enabled on this process")
-    body = await request.body()
-    try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("the body must be a JSON event envelope") from None
     message_id = request.headers.get(MESSAGE_UUID) or str(uuid.uuid4())
     try:
-        await handler.handle(envelope, message_id)
-    except InvalidEnvelope as error:
+        body = await read_body(request, max_body=MAX_EVENT_BODY)
+    except BodyTooLarge as error:
+        await handler.dead_letter(HTTP, message_id, error.message, error.received)
+        response = error_response(error.status, error.code, error.message)
+        # Else the server would go on reading (and dropping) the rest of a body of any size.
+        response.headers["Connection"] = "close"
+        return response
+    try:
+        await handler.receive(body, message_id, source=HTTP)
+    except UnprocessableEvent as error:
         raise invalid(str(error)) from None
     return Response(status_code=204)
+
+
+async def list_dead_letters(request: Request) -> Response:
+    query = page_query(request, dict)
+    page = await services(request).repository.list_dead_letters(query.offset, query.page_size)
+    return JSONResponse(cursor_body(query, page, _dead_letter))
+
+
+def _dead_letter(record: DeadLetterRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "receivedAt": format_rfc3339(record.received_at),
+        "source": record.source,
+        "messageID": record.message_id,
+        "reason": record.reason,
+        "raw": record.raw,
+        "rawSize": record.raw_size,
+    }

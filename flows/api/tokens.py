@@ -4,11 +4,16 @@ This module knows nothing about HTTP; `flows.api.auth` puts it behind the token 
 middleware. It is also agnostic of where the signing key lives: the data dir helper is here, the
 PostgreSQL copy is kept by the storage layer, and either just hands bytes to `TokenIssuer`.
 
+Clients are configured as `id:secret[:scope+scope…]` entries (`--auth-clients`, comma-separated,
+or one per line in `--auth-clients-file`): everything after the secret's `:` is the list of scopes
+the client's tokens may carry; without a list, every scope. Neither id nor secret can contain `:`.
+
 Secrets and tokens are never logged nor put in exception messages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import os
@@ -16,7 +21,7 @@ import secrets
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +34,10 @@ log = logging.getLogger(__name__)
 # HS256 is only as strong as its key; RFC 7518 §3.2 asks for a key at least as long as the hash.
 MIN_KEY_BYTES = 32
 
-# The scopes the SDKs ask for (orchestration) plus those of the sandbox stack, which reuses this
-# issuer. Order matters only for a stable `scope` string in responses.
-ALLOWED_SCOPES: tuple[str, ...] = (
+# The scopes the SDKs ask for (orchestration), those of the sandbox stack, which reuses this
+# issuer, and `sandbox:*` for the sandbox's test hooks under /api/sandbox (flows/composition.py).
+# Order matters only for a stable `scope` string in responses.
+SCOPES: tuple[str, ...] = (
     "orchestration:read",
     "orchestration:write",
     "ledger:read",
@@ -40,14 +46,18 @@ ALLOWED_SCOPES: tuple[str, ...] = (
     "wallets:write",
     "payments:read",
     "payments:write",
+    "sandbox:read",
+    "sandbox:write",
 )
 
 # OIDC-minded clients add `openid`; it grants nothing here, so it is echoed back but never decides
 # which real scopes are granted.
 OPENID_SCOPE = "openid"
 
+# Exactly this algorithm: a token whose header says anything else (`none`, HS512, RS256, `hs256`)
+# is refused before its signature is even looked at.
 _ALGORITHM = "HS256"
-_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "sub", "scope", "iat", "exp", "jti")
+_REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "sub", "scope", "iat", "exp", "jti")
 
 
 class InvalidToken(Exception):
@@ -56,6 +66,18 @@ class InvalidToken(Exception):
 
 class InvalidScope(Exception):
     """None of the requested scopes can be granted (RFC 6749 `invalid_scope`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthClient:
+    """A client of the issuer and the scopes its tokens may carry at most."""
+
+    client_id: str
+    secret: str = dataclasses.field(repr=False)
+    scopes: tuple[str, ...] = SCOPES
+
+    def has_scopes(self, wanted: Iterable[str]) -> bool:
+        return set(wanted) - {OPENID_SCOPE} <= set(self.scopes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +103,7 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     token_id: str
+    not_before: int | None = None
 
     def has_any_scope(self, accepted: Iterable[str]) -> bool:
         return not self.scopes.isdisjoint(accepted)
@@ -91,15 +114,20 @@ class TokenIssuer:
 
     With no clients, auth is off: the token endpoint still hands tokens to anyone (SDKs configured
     with credentials keep working) and the middleware lets every request through.
+
+    Tokens carry `aud` = the audience, by default the issuer's name ("flows" in `flows serve`):
+    the API and the sandbox stack are one service behind one key, so one audience; a token minted
+    with the same key for another audience is refused.
     """
 
     def __init__(
         self,
         signing_key: bytes,
-        clients: Mapping[str, str],
+        clients: Iterable[AuthClient],
         issuer: str,
         lifetime: int = 3600,
         *,
+        audience: str | None = None,
         leeway: int = 10,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -110,8 +138,10 @@ class TokenIssuer:
         if not issuer:
             raise ValueError("the token issuer name must not be empty")
         self._key = signing_key
-        self._clients = dict(clients)
+        self._clients = {client.client_id: client for client in clients}
         self.issuer = issuer
+        self.audience = audience or issuer
+        # Also the longest `exp - iat` accepted: a forged or foreign token cannot outlive ours.
         self.lifetime = lifetime
         # Several processes share the key (API nodes, workers); tolerate small clock skew.
         self._leeway = leeway
@@ -129,29 +159,37 @@ class TokenIssuer:
 
     def authenticate(self, client_id: str, client_secret: str) -> bool:
         """Check a client's credentials in constant time."""
-        expected = self._clients.get(client_id)
+        client = self._clients.get(client_id)
         # Compare against a throwaway value for unknown clients so timing does not reveal
         # which client ids exist.
-        reference = expected if expected is not None else secrets.token_hex(16)
+        reference = client.secret if client is not None else secrets.token_hex(16)
         matches = hmac.compare_digest(reference.encode("utf-8"), client_secret.encode("utf-8"))
-        return matches and expected is not None
+        return matches and client is not None
 
-    def grant_scopes(self, requested: str | None) -> tuple[str, ...]:
-        """Granted = requested ∩ allowed; nothing requested → everything allowed.
+    def grant_scopes(self, client_id: str, requested: str | None) -> tuple[str, ...]:
+        """Granted = requested ∩ allowed for the client; nothing requested → all it may have.
 
-        Unknown scopes are dropped silently (RFC 6749 §3.3 lets the server narrow the request);
-        if nothing real is left of a non-empty request, that is `invalid_scope`.
+        Unknown scopes and scopes the client may not have are dropped silently (RFC 6749 §3.3
+        lets the server narrow the request; the response's `scope` says what was granted); if
+        nothing is left of a non-empty request, that is `invalid_scope`.
         """
+        allowed = self._allowed_scopes(client_id)
         asked = set((requested or "").split())
         wants_openid = OPENID_SCOPE in asked
         asked.discard(OPENID_SCOPE)
         if not asked:
-            granted = ALLOWED_SCOPES
+            granted = allowed
         else:
-            granted = tuple(s for s in ALLOWED_SCOPES if s in asked)
+            granted = tuple(s for s in allowed if s in asked)
             if not granted:
-                raise InvalidScope("none of the requested scopes can be granted")
+                raise InvalidScope("none of the requested scopes can be granted to this client")
         return ((OPENID_SCOPE,) if wants_openid else ()) + granted
+
+    def _allowed_scopes(self, client_id: str) -> tuple[str, ...]:
+        if not self.enabled:
+            return SCOPES  # auth off: the token guards nothing
+        client = self._clients.get(client_id)
+        return client.scopes if client is not None else ()
 
     def issue(self, subject: str, scopes: Iterable[str]) -> IssuedToken:
         """Sign a token for `subject` (the client id) carrying `scopes`."""
@@ -159,6 +197,7 @@ class TokenIssuer:
         granted = tuple(scopes)
         claims: dict[str, Any] = {
             "iss": self.issuer,
+            "aud": self.audience,
             "sub": subject,
             "scope": " ".join(granted),
             "iat": now,
@@ -173,19 +212,22 @@ class TokenIssuer:
         payload = self._decode(token)
         claims = _claims_from_payload(payload)
         self._check_times(claims)
-        return claims
+        return self._within_client_rights(claims)
 
     def _decode(self, token: str) -> dict[str, Any]:
         # Time checks are done in `_check_times` with our own clock, so tests and PyJWT agree
-        # on "now"; everything else (signature, algorithm, issuer, presence) is PyJWT's job.
+        # on "now"; everything else (signature, algorithm, issuer, audience, presence) is
+        # PyJWT's job.
         try:
             return jwt.decode(
                 token,
                 self._key,
                 algorithms=[_ALGORITHM],
                 issuer=self.issuer,
+                audience=self.audience,
                 options={
                     "require": list(_REQUIRED_CLAIMS),
+                    "strict_aud": True,
                     "verify_exp": False,
                     "verify_iat": False,
                     "verify_nbf": False,
@@ -195,6 +237,8 @@ class TokenIssuer:
             raise InvalidToken("token signature is invalid") from exc
         except jwt.InvalidIssuerError as exc:
             raise InvalidToken("token was not issued by this server") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken("token is not meant for this service (wrong audience)") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise InvalidToken(f"token lacks the {exc.claim!r} claim") from exc
         except jwt.InvalidAlgorithmError as exc:
@@ -207,29 +251,47 @@ class TokenIssuer:
         if claims.expires_at <= now - self._leeway:
             raise InvalidToken("token has expired")
         if claims.issued_at > now + self._leeway:
+            raise InvalidToken("token is issued in the future")
+        if claims.not_before is not None and claims.not_before > now + self._leeway:
             raise InvalidToken("token is not valid yet")
+        if claims.expires_at - claims.issued_at > self.lifetime:
+            raise InvalidToken(f"token lives longer than the {self.lifetime} s this server issues")
+
+    def _within_client_rights(self, claims: TokenClaims) -> TokenClaims:
+        """Narrow a token to what its client may have now: a client removed from the
+        configuration, or given fewer scopes, loses them at once, not when its tokens expire."""
+        if not self.enabled:
+            return claims
+        client = self._clients.get(claims.subject)
+        if client is None:
+            raise InvalidToken("token belongs to no configured client")
+        return dataclasses.replace(claims, scopes=claims.scopes & frozenset(client.scopes))
 
 
-def _claims_from_payload(payload: Mapping[str, Any]) -> TokenClaims:
+def _claims_from_payload(payload: dict[str, Any]) -> TokenClaims:
     """Type-check the claims: a token signed with our key is still checked, cheaply."""
     iss, sub, scope, jti = (payload[k] for k in ("iss", "sub", "scope", "jti"))
-    iat, exp = payload["iat"], payload["exp"]
+    times = [payload["iat"], payload["exp"]] + ([payload["nbf"]] if "nbf" in payload else [])
     if not all(isinstance(v, str) for v in (iss, sub, scope, jti)):
         raise InvalidToken("token claims have the wrong types")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in times):
         raise InvalidToken("token times are not integers")
     return TokenClaims(
         issuer=iss,
         subject=sub,
         scopes=frozenset(scope.split()),
-        issued_at=iat,
-        expires_at=exp,
+        issued_at=payload["iat"],
+        expires_at=payload["exp"],
         token_id=jti,
+        not_before=payload.get("nbf"),
     )
 
 
+# --------------------------------------------------------------------------- configuration
+
+
 def signing_key_from_setting(value: str) -> bytes:
-    """The key given with `--auth-signing-key`, used as its UTF-8 bytes."""
+    """The key given with `--auth-signing-key` (or its file), used as its UTF-8 bytes."""
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
         # Never echo the value: it is a secret, even when too short.
@@ -240,21 +302,87 @@ def signing_key_from_setting(value: str) -> bytes:
     return key
 
 
-def parse_clients_setting(value: str) -> dict[str, str]:
-    """Parse `--auth-clients id:secret[,id:secret…]` into {client id: secret}."""
-    clients: dict[str, str] = {}
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        client_id, sep, secret = item.partition(":")
-        client_id = client_id.strip()
-        if not sep or not client_id or not secret:
-            # Only the position is reported: the item may contain a secret.
-            raise ValueError("--auth-clients entries must look like id:secret (non-empty both)")
-        if client_id in clients:
-            raise ValueError(f"--auth-clients lists client {client_id!r} twice")
-        clients[client_id] = secret
-    return clients
+def given_secret(value: str | None, path: Path | None, flag: str) -> str | None:
+    """The secret given with `flag` or kept in the file of `flag`-file; None if neither.
+
+    The file is there so that secrets need not be on a command line, where `ps` shows them.
+    """
+    if value and path is not None:
+        raise ValueError(f"give {flag} or {flag}-file, not both")
+    if path is None:
+        return value or None
+    secret = read_secret_file(path, f"{flag}-file").strip()
+    if not secret:
+        raise ValueError(f"{flag}-file {path} is empty")
+    return secret
+
+
+def read_secret_file(path: Path, flag: str) -> str:
+    """The UTF-8 text of a file holding secrets; a clear error naming `flag` if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            content = f.read()
+        text = content.decode("utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {flag} {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{flag} {path} is not UTF-8 text") from exc
+    _warn_if_shared(path, mode)
+    return text
+
+
+def load_clients(setting: str | None, path: Path | None) -> list[AuthClient]:
+    """The clients of `--auth-clients` (comma-separated) and of `--auth-clients-file` (one per
+    line, `#` comments and blank lines ignored), together; the same id twice is refused."""
+    entries = [
+        (f"--auth-clients entry {number}", item.strip())
+        for number, item in enumerate((setting or "").split(","), start=1)
+        if item.strip()
+    ]
+    if path is not None:
+        lines = read_secret_file(path, "--auth-clients-file").splitlines()
+        entries += [
+            (f"--auth-clients-file {path} line {number}", line.strip())
+            for number, line in enumerate(lines, start=1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    clients: dict[str, AuthClient] = {}
+    for where, entry in entries:
+        client = parse_client(entry, where)
+        if client.client_id in clients:
+            raise ValueError(f"{where}: client {client.client_id!r} is configured twice")
+        clients[client.client_id] = client
+    return list(clients.values())
+
+
+def parse_client(entry: str, where: str) -> AuthClient:
+    """One `id:secret[:scope+scope…]` entry. Errors name `where` and never quote the entry,
+    whose secret part may be anything (an old-style secret with `:` in it included)."""
+    client_id, has_secret, rest = (part.strip() for part in entry.partition(":"))
+    secret, has_scopes, scope_list = (part.strip() for part in rest.partition(":"))
+    if not has_secret or not client_id or not secret:
+        raise ValueError(f"{where}: expected id:secret[:scope+scope…] with a non-empty id and secret")
+    if not has_scopes:
+        return AuthClient(client_id, secret)
+    listed = [scope.strip() for scope in scope_list.split("+")]
+    for number, scope in enumerate(listed, start=1):
+        if scope not in SCOPES:
+            # Not quoted: with a secret containing ':', this "scope" would be part of it.
+            raise ValueError(
+                f"{where}: scope {number} of client {client_id!r} is not one of "
+                f"{', '.join(SCOPES)} (scopes are '+'-separated; a secret cannot contain ':')"
+            )
+    return AuthClient(client_id, secret, tuple(scope for scope in SCOPES if scope in listed))
+
+
+def client_with_scopes(clients: Iterable[AuthClient], wanted: Iterable[str]) -> AuthClient | None:
+    """The first client allowed every scope of `wanted` (`openid` aside), if any."""
+    wanted = tuple(wanted)
+    return next((client for client in clients if client.has_scopes(wanted)), None)
+
+
+# --------------------------------------------------------------------------- the key file
 
 
 def load_or_create_signing_key(path: Path) -> bytes:
@@ -276,14 +404,18 @@ def _read_key_file(path: Path) -> bytes:
     with open(path, "rb") as f:
         mode = os.fstat(f.fileno()).st_mode
         key = f.read()
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("signing key file %s is readable by other users; chmod 600 it", path)
+    _warn_if_shared(path, mode)
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(
             f"signing key file {path} holds {len(key)} bytes, fewer than {MIN_KEY_BYTES}; "
             "remove it to have a new key generated (every issued token becomes invalid)"
         )
     return key
+
+
+def _warn_if_shared(path: Path, mode: int) -> None:
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("secret file %s is readable by other users; chmod 600 it", path)
 
 
 def _create_key_file(path: Path, key: bytes) -> None:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flows.api import rendering
+from flows.api.auth import request_claims
 from flows.api.bodies import read_json, require_object
 from flows.api.errors import invalid, not_found
 from flows.api.pagination import cursor_body, is_v2, page_query
@@ -18,6 +19,9 @@ from flows.stack.client import StackClient
 from flows.storage.records import TriggerRecord
 from flows.triggers import expr, link
 from flows.triggers.cache import invalidate as invalidate_trigger_types
+from flows.triggers.expr.values import from_json
+
+MAX_QUOTED = 200  # characters of an expression repeated in an error message
 
 
 def _optional_string(body: dict[str, Any], key: str) -> str | None:
@@ -49,7 +53,7 @@ async def create_trigger(request: Request) -> Response:
     variables = _vars(body)
     for source in [filter_, *(variables or {}).values()]:
         if source is not None:
-            _compile(source)
+            await _compile(source)
     if not event:
         raise invalid("validating data: missing event")
     if not workflow_id:
@@ -70,32 +74,39 @@ async def create_trigger(request: Request) -> Response:
     return JSONResponse({"data": rendering.trigger(record)}, status_code=201)
 
 
-def _compile(source: str) -> expr.Program:
+async def _compile(source: str) -> expr.Program:
     """Compile a filter or variable expression, or reject the trigger with 400 VALIDATION."""
     try:
-        return expr.compile(source)
+        return await link.compile_expression(source)
     except expr.ExprError as error:
-        raise invalid(f"validating data: error compiling expression '{source}': {error}") from None
+        raise invalid(f"validating data: error compiling expression '{_quoted(source)}': {error}") from None
 
 
-def _as_go_json(value: Any) -> Any:
-    """A decoded JSON document as Go decodes it into `any`: every number is a float64."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        pairs = item.items() if isinstance(item, dict) else enumerate(item) if isinstance(item, list) else ()
-        for key, child in pairs:
-            if type(child) is int:
-                item[key] = float(child)
-            elif isinstance(child, dict | list):
-                pending.append(child)
-    return float(value) if type(value) is int else value
+def _quoted(source: str) -> str:
+    """The expression as an error message repeats it: its beginning when it is long."""
+    return source if len(source) <= MAX_QUOTED else source[:MAX_QUOTED] + "…"
 
 
-async def _evaluate(source: str, payload: Any, stack: StackClient | None) -> tuple[Any, str | None]:
+def _readable_services(request: Request) -> tuple[str, ...] | None:
+    """The stack services a trigger test may `link()` to: those the caller's token has a scope of
+    (`ledger:read` → ledger), so that orchestration scopes alone read no ledger data through the
+    worker's credentials; any with auth off."""
+    claims = request_claims(request)
+    if claims is None:
+        return None
+    return tuple(sorted({scope.split(":", 1)[0] for scope in claims.scopes if ":" in scope}))
+
+
+async def _evaluate(
+    source: str, payload: Any, stack: StackClient | None, readable: link.Services, run: Any = link.run
+) -> tuple[Any, str | None]:
+    """The value of one expression (`run`: link.run or link.run_variable), or its error; 400 when
+    it went over its budget."""
     try:
-        return await link.run(expr.compile(source), source, payload, stack), None
+        return await run(await _compile(source), source, payload, stack, services=readable), None
     except expr.ExprError as error:
+        if error.over_budget:
+            raise invalid(f"validating data: expression '{_quoted(source)}': {error}") from None
         return None, str(error)
 
 
@@ -103,26 +114,31 @@ async def test_trigger(request: Request) -> Response:
     """Evaluate a trigger's filter and variables against a payload (reference §3), no side effect.
 
     `filter` is omitted when the trigger has none; `variables` when it has none or the filter did
-    not match. Numbers of the payload are floats, as the real event pipeline gives them.
+    not match. Numbers of the payload are what the event pipeline makes of them
+    (flows/triggers/expr/values.py).
     """
     trigger_id = request.path_params["trigger_id"]
     record = await services(request).repository.get_trigger(trigger_id)
     if record is None:
         raise not_found(f"trigger '{trigger_id}' not found")
-    payload = _as_go_json(require_object(await read_json(request, empty={}), "the event payload"))
+    try:
+        payload = from_json(require_object(await read_json(request, empty={}), "the event payload"))
+    except ValueError as problem:
+        raise invalid(f"the event payload is invalid: {problem}") from None
     events = services(request).events
     stack = events.stack if events is not None else None
+    readable = _readable_services(request)
     result: dict[str, Any] = {}
     matched = True
     if record.filter is not None:
-        value, error = await _evaluate(record.filter, payload, stack)
+        value, error = await _evaluate(record.filter, payload, stack, readable)
         matched = value is True
         result["filter"] = {"match": matched} if error is None else {"match": False, "error": error}
     if matched and record.vars:
         variables: dict[str, Any] = {}
         for name, source in record.vars.items():
-            value, error = await _evaluate(source, payload, stack)
-            variables[name] = {"value": expr.to_variable_string(value)} if error is None else {"error": error}
+            value, error = await _evaluate(source, payload, stack, readable, link.run_variable)
+            variables[name] = {"value": value} if error is None else {"error": error}
         result["variables"] = variables
     return JSONResponse({"data": result})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -63,13 +64,20 @@ async def delete_workflow(request: Request) -> Response:
 
 
 async def run_workflow(request: Request) -> Response:
+    # `wait=true` answers within --wait-timeout of the request's arrival: under load, starting
+    # the workflow on Temporal alone can take seconds, and those count against the wait.
+    loop = asyncio.get_running_loop()
     found = services(request)
+    deadline = loop.time() + found.wait_timeout
     workflow = await live_workflow(request, request.path_params["workflow_id"])
     variables = _variables(await read_json(request, empty={}))
     key = request.headers.get("idempotency-key") or None
+    # Never cut short: once Temporal has the instance, the answer must be a success.
     instance, started = await start_instance(found.engine, found.repository, workflow, variables, key)
     if _wants_wait(request):
-        await found.engine.wait(instance.id, found.wait_timeout)
+        remaining = deadline - loop.time()
+        if remaining > 0:
+            await found.engine.wait(instance.id, remaining)
     elif started:
         return JSONResponse({"data": rendering.instance(instance)}, status_code=201)
     # Waited, or the same Idempotency-Key again: the instance as it stands.

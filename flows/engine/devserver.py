@@ -3,7 +3,9 @@
 With no `--temporal-address`, Flows runs `temporal server start-dev` on a SQLite file in the data
 directory, on free loopback ports, and stops it on exit. A server left running by a crashed
 `flows serve` is recognised by its command line (ours, on our database file) and stopped
-before a new one starts, so the two never share the SQLite file.
+before a new one starts, so the two never share the SQLite file. A server that dies while
+`flows serve` runs is started again on the same file and ports (`EmbeddedTemporal.supervise`):
+the clients reconnect by themselves and the instances carry on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sysconfig
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -44,6 +46,13 @@ STALE_STOP_TIMEOUT = 5.0
 BIND_ATTEMPTS = 3
 POLL_INTERVAL = 0.05
 LOG_TAIL_CHARS = 2000
+SUPERVISE_INTERVAL = 0.5
+"""Seconds between two checks that the server still runs."""
+RESTART_BACKOFF = 0.5
+RESTART_BACKOFF_MAX = 30.0
+STABLE_AFTER = 60.0
+"""A server that ran this long since its last restart is restarted at once if it dies again;
+one that keeps dying is restarted ever more slowly, up to RESTART_BACKOFF_MAX apart."""
 
 
 class TemporalPaths(Protocol):
@@ -157,6 +166,7 @@ class EmbeddedTemporal:
         self.search_attributes = dict(search_attributes or {})
         self._binary = binary
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ports: tuple[int, int, int] | None = None
         self.address: str | None = None
 
     @property
@@ -175,8 +185,9 @@ class EmbeddedTemporal:
         await stop_stale_servers(self._files)
         began = time.monotonic()
         for attempt in range(1, BIND_ATTEMPTS + 1):
+            grpc_port, http_port, metrics_port = _free_ports(3)
             try:
-                address = await self._start_once(binary)
+                address = await self._start_once(binary, (grpc_port, http_port, metrics_port))
             except _EarlyExit as exc:
                 # Another process took one of our ports between choosing and binding it.
                 if exc.port_taken and attempt < BIND_ATTEMPTS:
@@ -194,6 +205,51 @@ class EmbeddedTemporal:
             )
             return address
         raise AssertionError("unreachable")
+
+    async def supervise(self) -> None:
+        """Run until cancelled: whenever the started server dies, start it again on the same
+        database and ports, after a pause that grows while it keeps dying."""
+        pause = RESTART_BACKOFF
+        restarted = time.monotonic()
+        while True:
+            await asyncio.sleep(SUPERVISE_INTERVAL)
+            proc, ports = self._proc, self._ports
+            if proc is None or ports is None or proc.poll() is None:
+                continue
+            log.warning(
+                "embedded Temporal (pid %s) exited with status %s; restarting it on 127.0.0.1:%s",
+                proc.pid,
+                proc.returncode,
+                ports[0],
+            )
+            if time.monotonic() - restarted >= STABLE_AFTER:
+                pause = RESTART_BACKOFF
+            else:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RESTART_BACKOFF_MAX)
+            pause = await self._restart(ports, pause)
+            restarted = time.monotonic()
+
+    async def _restart(self, ports: tuple[int, int, int], pause: float) -> float:
+        """Start the server again on `ports` until it comes up; the next pause."""
+        binary = self._binary or find_temporal_binary()
+        while True:
+            began = time.monotonic()
+            try:
+                await self._start_once(binary, ports)
+            except Exception as exc:  # noqa: BLE001 (any failure to come up: try again later)
+                # The same ports or nothing: the clients are connected to this address.
+                log.warning("embedded Temporal did not restart (%s); retrying in %g s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RESTART_BACKOFF_MAX)
+                continue
+            log.warning(
+                "embedded Temporal restarted (pid %s) on %s after %.2f s",
+                self.pid,
+                self.address,
+                time.monotonic() - began,
+            )
+            return pause
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after `stop_timeout`; remove the pidfile and address file."""
@@ -218,8 +274,8 @@ class EmbeddedTemporal:
     ) -> None:
         await self.stop()
 
-    async def _start_once(self, binary: Path) -> str:
-        grpc_port, http_port, metrics_port = _free_ports(3)
+    async def _start_once(self, binary: Path, ports: tuple[int, int, int]) -> str:
+        grpc_port, http_port, metrics_port = ports
         address = f"127.0.0.1:{grpc_port}"
         log_offset = _file_size(self._files.temporal_log_path)
         proc = self._spawn(self._command(binary, grpc_port, http_port, metrics_port))
@@ -235,6 +291,7 @@ class EmbeddedTemporal:
             raise
         _write_atomic(self._files.temporal_address_path, f"{address}\n")
         self.address = address
+        self._ports = ports
         return address
 
     def _command(
@@ -263,7 +320,7 @@ class EmbeddedTemporal:
         log_path = self._files.temporal_log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log_file:
-            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
             log_file.write(f"--- {stamp} flows: {' '.join(command)}\n".encode())
             log_file.flush()
             # Output goes to the file, never to a pipe nobody reads (a full pipe stalls the
@@ -304,7 +361,7 @@ class EmbeddedTemporal:
                     await asyncio.gather(probe, return_exceptions=True)
             try:
                 return probe.result()
-            except Exception as exc:  # not up yet (refused, no namespace yet): poll again
+            except Exception as exc:  # noqa: BLE001 (not up yet: refused, no namespace yet)
                 last_error = exc
             await asyncio.sleep(POLL_INTERVAL)
 

@@ -106,7 +106,7 @@ class InstanceWorkflow:
                 return self._end_stage(status, _root_message(failure))
             self._end_stage(status, CANCELED)
             raise asyncio.CancelledError() from failure
-        except Exception as crash:
+        except Exception as crash:  # noqa: BLE001  (any bug in stage code ends the stage)
             # A bug or an unexpected stack answer: fail the stage visibly, as the reference turns
             # a panic into the stage's error, rather than retrying a workflow task forever.
             return self._end_stage(status, f"stage crashed: {type(crash).__name__}: {crash}")

@@ -3,7 +3,7 @@
 * `/api/ledger/v2/…` and `/api/ledger/{ledger}/accounts/{address}` (v1): flows.sandbox.ledger_api
 * `/api/wallets/…`: flows.sandbox.wallets (ledger `wallets-002`)
 * `/api/payments/…`: flows.sandbox.payments
-* `/api/sandbox/…`: test hooks, flows.sandbox.hooks
+* `/api/sandbox/…`: test hooks, flows.sandbox.hooks, only with `test_hooks=True`
 
 It carries no auth: whoever mounts it guards each prefix with the scopes of its service. The
 ledgers `default`, `main`, `orchestration-000-internal` (the orchestration's defaults) and
@@ -91,6 +91,7 @@ def create_sandbox_app(
     database: Database,
     *,
     auto_create_ledgers: bool = False,
+    test_hooks: bool = False,
     record_requests: bool = True,
     record_limit: int = DEFAULT_RECORD_LIMIT,
     default_ledgers: Mapping[str, str] = DEFAULT_LEDGERS,
@@ -99,8 +100,10 @@ def create_sandbox_app(
 ) -> Starlette:
     """The sandbox on a migrated `database` (SQLite or PostgreSQL).
 
-    `record_requests=False` skips the per-request recording write (for benchmarks);
-    `record_limit` is how many of the latest requests the recording keeps.
+    `test_hooks=True` serves the test hooks (flows.sandbox.hooks; off, `/api/sandbox/…` is an
+    unknown route and nothing is recorded); with them, `record_requests=False` skips the
+    per-request recording write (for benchmarks) and `record_limit` is how many of the latest
+    requests the recording keeps.
     `app.state.sandbox.hooks.release_all()` frees held requests, e.g. before a shutdown.
     `events` receives every event the stack publishes, after its write commits
     (flows.sandbox.events); `stack_url` is the stack's public URL, for the payments' `links`.
@@ -112,9 +115,11 @@ def create_sandbox_app(
         ledger=ledger,
         wallets=Wallets(ledger),
         payments=Payments(database, events=publisher, stack_url=stack_url),
-        hooks=Hooks(database, record=record_requests, limit=record_limit),
+        hooks=Hooks(database, record=test_hooks and record_requests, limit=record_limit),
     )
-    endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes() + hooks.routes()
+    endpoints = ledger_api.routes() + wallets_api.routes() + payments.routes()
+    if test_hooks:
+        endpoints += hooks.routes()
     app = Starlette(
         routes=routes_by_path(endpoints),
         middleware=[

@@ -31,6 +31,14 @@ class StackError(Exception):
         self.message = message
 
 
+class OutOfRange(StackError):
+    """A VALIDATION error for an amount or volume beyond what the sandbox ledger keeps
+    (flows.sandbox.names.MAX_AMOUNT): Wallets passes it on as the 400 it is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, VALIDATION, message)
+
+
 def validation(message: str) -> StackError:
     return StackError(400, VALIDATION, message)
 

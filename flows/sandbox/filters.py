@@ -4,13 +4,12 @@ databases."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from flows.sandbox.errors import validation
-from flows.sandbox.rendering import parse_time
+from flows.sandbox.rendering import parse_json, parse_time
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -28,10 +27,7 @@ def parse_filter(raw: Any) -> Predicate | None:
     if raw is None or raw == {}:
         return None
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise validation("invalid query: not JSON") from exc
+        raw = parse_json(raw, "query")
     if not isinstance(raw, dict):
         raise validation("invalid query: expected an object")
     return _node(raw)

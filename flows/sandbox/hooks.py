@@ -20,12 +20,15 @@ Endpoints:
 
 Holds live in the memory of the process serving the sandbox; they end with it. The recording
 keeps the latest 10 000 requests (`record_limit` of create_sandbox_app).
+
+They are for tests only (a hold can park a real ledger write): `create_sandbox_app` serves them
+with `test_hooks=True`, `flows serve` with `--sandbox-test-hooks`; otherwise nothing is recorded
+and `/api/sandbox/…` is an unknown route.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,17 +43,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flows.sandbox.errors import (
     INTERNAL,
     INTERNAL_ERROR,
+    VALIDATION,
     StackError,
     not_found,
     validation,
 )
 from flows.sandbox.rendering import (
     data_response,
+    digits,
     empty_response,
     error_response,
     format_time,
     now,
+    parse_json,
     read_json,
+    request_refusal,
 )
 from flows.storage.database import Database
 from flows.storage.sandbox_tables import sandbox_requests
@@ -189,17 +196,19 @@ class Hooks:
 
 
 def _decoded(body: bytes) -> Any:
+    """The body as recorded: its JSON if the services could read it, else its text."""
     if not body.strip():
         return None
     try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", errors="replace")
+        return parse_json(body, "body")
+    except StackError:
+        return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
 
 class HookedRequests:
-    """Pure ASGI middleware around the services: trailing slashes, holds, recording, and the
-    error envelope for unexpected failures (so that they are recorded like any answer)."""
+    """Pure ASGI middleware around the services: trailing slashes, requests refused whatever
+    their body (flows.sandbox.rendering.request_refusal, a body too large), holds, recording,
+    and the error envelope for unexpected failures (so that they are recorded like any answer)."""
 
     def __init__(
         self,
@@ -217,20 +226,24 @@ class HookedRequests:
             return
         path = scope["path"].rstrip("/") or "/"
         scope = {**scope, "path": path}
-        if path == HOOKS_PREFIX or path.startswith(HOOKS_PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
         method: str = scope["method"]
         try:
-            body = await _read_body(receive)
+            refusal = request_refusal(scope)
+            if refusal is not None:
+                raise refusal
+            body = await _read_body(scope, receive)
         except StackError as error:
             await error_response(error)(scope, receive, send)
             return
-        await self.hooks.pause(method, path, "before-commit")
-        messages: list[Message] = []
 
         async def replay() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
+
+        if path == HOOKS_PREFIX or path.startswith(HOOKS_PREFIX + "/"):
+            await self.app(scope, replay, send)
+            return
+        await self.hooks.pause(method, path, "before-commit")
+        messages: list[Message] = []
 
         async def keep(message: Message) -> None:
             messages.append(message)
@@ -251,7 +264,10 @@ class HookedRequests:
             await send(message)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -261,11 +277,15 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise StackError(413, "REQUEST_TOO_LARGE", "request body too large")
+            raise _too_large()
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _too_large() -> StackError:
+    return StackError(413, VALIDATION, f"request body larger than {MAX_BODY_BYTES} bytes")
 
 
 async def _internal_error(path: str) -> list[Message]:
@@ -292,15 +312,12 @@ async def _internal_error(path: str) -> list[Message]:
 
 
 def _hooks(request: Request) -> Hooks:
-    return request.app.state.sandbox.hooks  # type: ignore[no-any-return]
+    return request.app.state.sandbox.hooks
 
 
 async def list_requests(request: Request) -> Response:
-    raw = request.query_params.get("since", "0")
-    try:
-        since = int(raw)
-    except ValueError as exc:
-        raise validation(f"since: expected an integer, got {raw!r}") from exc
+    # Ids are 64-bit: a larger `since` finds nothing, as the largest does.
+    since = min(digits(request.query_params.get("since", "0"), "since"), 2**63 - 1)
     found = await _hooks(request).requests(since, request.query_params.get("path"))
     return data_response(found)
 

@@ -31,6 +31,7 @@ from flows.sandbox.errors import (
     LEDGER_NOT_FOUND,
     METADATA_OVERRIDE,
     NO_POSTINGS,
+    OutOfRange,
     StackError,
     not_found,
     validation,
@@ -52,7 +53,7 @@ from flows.sandbox.ledger_model import (
     render_transaction,
     transaction_record,
 )
-from flows.sandbox.names import is_ledger_name
+from flows.sandbox.names import MAX_AMOUNT, is_ledger_name
 from flows.sandbox.numscript import Posting, Program, execute, postings_program
 from flows.sandbox.rendering import now
 from flows.storage.database import Database, Reader
@@ -386,6 +387,10 @@ class Ledger:
             i, o = running.get((posting.destination, posting.asset), (0, 0))
             running[(posting.destination, posting.asset)] = (i + posting.amount, o)
         post = {key: running[key] for key in pre}
+        for (address, asset), (received, sent) in post.items():
+            if max(received, sent) > MAX_AMOUNT:
+                # Checked before anything of this transaction is written (and rolled back).
+                raise OutOfRange(f"the volumes of {address} in {asset} would exceed 2^256 - 1")
 
         addresses = {p.source for p in postings} | {p.destination for p in postings}
         await self._touch_accounts(conn, ledger, addresses, effective, account_metadata)

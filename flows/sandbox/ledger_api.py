@@ -19,15 +19,18 @@ from flows.sandbox.names import is_address, is_asset, is_ledger_name
 from flows.sandbox.numscript import Posting
 from flows.sandbox.rendering import (
     ZERO_TIME,
+    amount,
     cursor_response,
     data_response,
-    decode_cursor,
+    digits,
     empty_response,
     encode_cursor,
     integer,
+    key_text,
     page_size,
     parse_time,
     query_flag,
+    read_cursor,
     read_json,
     string_map,
 )
@@ -36,7 +39,7 @@ V2 = "/api/ledger/v2"
 
 
 def _ledger(request: Request) -> Ledger:
-    return request.app.state.sandbox.ledger  # type: ignore[no-any-return]
+    return request.app.state.sandbox.ledger
 
 
 def _expand(request: Request) -> set[str]:
@@ -54,10 +57,11 @@ def _write_response(result: WriteResult) -> Response:
 
 
 def _transaction_id(request: Request) -> int:
-    raw = request.path_params["id"]
-    if not raw.isdigit():
-        raise validation(f"invalid transaction id {raw!r}")
-    return int(raw)
+    found = digits(request.path_params["id"], "transaction id")
+    # Ids are 64-bit, as in the ledger's database.
+    if found >= 2**63:
+        raise validation(f"invalid transaction id {found}")
+    return found
 
 
 async def _filter(request: Request) -> Any:
@@ -72,10 +76,9 @@ async def _filter(request: Request) -> Any:
 
 
 async def list_ledgers(request: Request) -> Response:
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        after, size = int(state.get("after", 0)), int(state.get("pageSize", 15))
+    cursor = read_cursor(request)
+    if cursor:
+        after, size = cursor.position("after"), cursor.page_size()
     else:
         after, size = 0, page_size(request)
     ledgers, more = await _ledger(request).list_ledgers(after, size)
@@ -140,12 +143,15 @@ def parse_transaction_request(body: Any, force: bool = False) -> TransactionRequ
     reference = body.get("reference")
     if reference is not None and not isinstance(reference, str):
         raise validation("reference: expected a string")
-    request.reference = reference or None
+    request.reference = key_text(reference, "reference") if reference else None
     accounts = body.get("accountMetadata") or {}
     if not isinstance(accounts, dict):
         raise validation("accountMetadata: expected an object")
+    for address in accounts:
+        if not is_address(address):
+            raise validation(f"accountMetadata: invalid account address {address[:100]!r}")
     request.account_metadata = {
-        str(address): string_map(values, f"accountMetadata[{address}]") for address, values in accounts.items()
+        address: string_map(values, f"accountMetadata[{address}]") for address, values in accounts.items()
     }
     if postings:
         request.postings = _postings(postings)
@@ -166,9 +172,9 @@ def _postings(raw: Any) -> list[Posting]:
             raise validation(f"postings[{index}]: expected an object")
         if item.get("amount") is None:
             raise validation(f"posting {index}: no amount defined")
-        amount = integer(item["amount"], f"postings[{index}].amount")
-        if amount < 0:
+        if integer(item["amount"], f"postings[{index}].amount") < 0:
             raise validation(f"posting {index}: negative amount")
+        moved = amount(item["amount"], f"postings[{index}].amount")
         source, destination, asset = item.get("source"), item.get("destination"), item.get("asset")
         if not isinstance(source, str) or not is_address(source):
             raise validation(f"posting {index}: invalid source address")
@@ -176,7 +182,7 @@ def _postings(raw: Any) -> list[Posting]:
             raise validation(f"posting {index}: invalid destination address")
         if not isinstance(asset, str) or not is_asset(asset):
             raise validation(f"posting {index}: invalid asset")
-        postings.append(Posting(source, destination, amount, asset))
+        postings.append(Posting(source, destination, moved, asset))
     return postings
 
 
@@ -215,13 +221,13 @@ async def get_transaction(request: Request) -> Response:
 async def list_transactions(request: Request) -> Response:
     ledger = request.path_params["ledger"]
     await _ledger(request).require_ledger(ledger)
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        before, size, raw_filter = state.get("before"), int(state.get("pageSize", 15)), state.get("filter")
-        expand = set(state.get("expand", []))
+    cursor = read_cursor(request)
+    before: int | None = None
+    if cursor:
+        before, size, raw_filter = cursor.position("before"), cursor.page_size(), cursor.document("filter")
+        expand = set(cursor.texts("expand"))
     else:
-        before, size, raw_filter, expand = None, page_size(request), await _filter(request), _expand(request)
+        size, raw_filter, expand = page_size(request), await _filter(request), _expand(request)
     predicate: Predicate | None = parse_filter(raw_filter)
     rows, more = await _ledger(request).list_transactions(ledger, before, size, predicate)
     following = None
@@ -268,13 +274,13 @@ async def get_account(request: Request) -> Response:
 async def list_accounts(request: Request) -> Response:
     ledger = request.path_params["ledger"]
     await _ledger(request).require_ledger(ledger)
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        after, size, raw_filter = state.get("after"), int(state.get("pageSize", 15)), state.get("filter")
-        expand = set(state.get("expand", []))
+    cursor = read_cursor(request)
+    after: str | None = None
+    if cursor:
+        after, size, raw_filter = cursor.text("after"), cursor.page_size(), cursor.document("filter")
+        expand = set(cursor.texts("expand"))
     else:
-        after, size, raw_filter, expand = None, page_size(request), await _filter(request), _expand(request)
+        size, raw_filter, expand = page_size(request), await _filter(request), _expand(request)
     views, more = await _ledger(request).list_accounts(ledger, after, size, parse_filter(raw_filter))
     following = None
     if more:
@@ -287,6 +293,8 @@ async def list_accounts(request: Request) -> Response:
 
 async def add_account_metadata(request: Request) -> Response:
     ledger, address = request.path_params["ledger"], request.path_params["address"]
+    if not is_address(address):
+        raise validation(f"invalid account address {address[:100]!r}")
     metadata = string_map(await read_json(request), "metadata")
     result = await _ledger(request).add_account_metadata(
         ledger,

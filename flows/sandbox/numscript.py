@@ -48,6 +48,7 @@ from flows.sandbox.numscript_model import (
     postings_program,
 )
 from flows.sandbox.numscript_run import Outcome, execute
+from flows.sandbox.rendering import storable_text
 
 __all__ = ["Outcome", "Posting", "Program", "compile_script", "execute", "postings_program"]
 
@@ -67,7 +68,8 @@ _TOKEN = re.compile(
   | (?P<word>[a-z_]+)
   | (?P<punct>[{}()\[\],=*])
     """,
-    re.VERBOSE | re.DOTALL,
+    # ASCII: `\d` must not take other scripts' digits (`٣`), which Numscript does not have.
+    re.VERBOSE | re.DOTALL | re.ASCII,
 )
 
 
@@ -136,14 +138,37 @@ class _Value:
         return self.text
 
 
+# Longer numbers exceed any amount the ledger keeps (flows.sandbox.names.MAX_AMOUNT); they are
+# refused before Python converts them (which it refuses beyond 4300 digits anyway).
+_MAX_DIGITS = 80
+_INTEGER = re.compile(r"-?[0-9]+")
+_PORTION = re.compile(r"(?P<percent>[0-9]+(?:\.[0-9]+)?)%|(?P<numerator>[0-9]+)/(?P<denominator>[0-9]+)")
+
+
+def _decimal(text: str) -> int | None:
+    """A decimal integer in ASCII digits (`int()` also takes ` 1`, `1_000`, `٣`); None if not."""
+    if not _INTEGER.fullmatch(text) or len(text) > _MAX_DIGITS:
+        return None
+    return int(text)
+
+
+def _integer(text: str) -> int:
+    value = _decimal(text)
+    if value is None:
+        raise compilation_failed(f"invalid number {text[:100]!r}")
+    return value
+
+
 def _parse_portion(text: str) -> Fraction:
-    if text.endswith("%"):
-        value = Fraction(text[:-1]) / 100
+    match = _PORTION.fullmatch(text)
+    if match is None or len(text) > _MAX_DIGITS:
+        raise compilation_failed(f"invalid portion {text[:100]!r}")
+    if match["percent"] is not None:
+        value = Fraction(match["percent"]) / 100
     else:
-        numerator, _, denominator = text.partition("/")
-        if int(denominator) == 0:
+        if int(match["denominator"]) == 0:
             raise compilation_failed(f"invalid portion {text!r}")
-        value = Fraction(int(numerator), int(denominator))
+        value = Fraction(int(match["numerator"]), int(match["denominator"]))
     if not 0 <= value <= 1:
         raise compilation_failed(f"invalid portion {text!r}: must be between 0% and 100%")
     return value
@@ -162,22 +187,23 @@ def _variable_value(name: str, kind: str, raw: str) -> _Value:
             raise bad(f"invalid asset {raw!r}")
         return _Value("asset", asset=raw)
     if kind == "number":
-        try:
-            return _Value("number", number=int(raw))
-        except ValueError as exc:
-            raise bad(f"not an integer: {raw!r}") from exc
+        number = _decimal(raw)
+        if number is None:
+            raise bad(f"not an integer: {raw[:100]!r}")
+        return _Value("number", number=number)
     if kind == "monetary":
-        asset, _, amount = raw.partition(" ")
+        asset, _, text = raw.partition(" ")
         if not is_asset(asset):
-            raise bad(f"invalid asset {asset!r}")
-        if not amount.isdigit():
-            raise bad(f"invalid amount {amount!r}")
-        return _Value("monetary", monetary=Monetary(asset, int(amount)))
+            raise bad(f"invalid asset {asset[:100]!r}")
+        amount = _decimal(text)
+        if amount is None or amount < 0:
+            raise bad(f"invalid amount {text[:100]!r}")
+        return _Value("monetary", monetary=Monetary(asset, amount))
     if kind == "portion":
         try:
             return _Value("portion", portion=_parse_portion(raw))
-        except (ValueError, ZeroDivisionError) as exc:
-            raise bad(f"invalid portion {raw!r}") from exc
+        except StackError as exc:
+            raise bad(f"invalid portion {raw[:100]!r}") from exc
     return _Value("string", text=raw)
 
 
@@ -469,9 +495,11 @@ class _Parser:
             return self.variable("string").text
         token = self.expect("string")
         try:
-            return str(json.loads(token.text))
+            value = str(json.loads(token.text))
         except ValueError:
-            return token.text[1:-1]
+            value = token.text[1:-1]
+        # Escapes can spell what no database stores (`"\ud800"`, `"\u0000"`).
+        return storable_text(value, "string in the script")
 
     def monetary(self, allow_all: bool) -> Monetary:
         if self.at("variable"):
@@ -493,7 +521,7 @@ class _Parser:
             if amount < 0:
                 raise compilation_failed("compilation failed: negative amount")
         else:
-            amount = int(self.expect("number").text)
+            amount = _integer(self.expect("number").text)
         self.expect("punct", "]")
         return Monetary(asset, amount)
 
@@ -506,7 +534,7 @@ class _Parser:
         if token.kind == "string":
             return _Value("string", text=self.string())
         if token.kind == "number":
-            return _Value("number", number=int(self.next().text))
+            return _Value("number", number=_integer(self.next().text))
         if token.kind == "portion":
             return _Value("portion", portion=_parse_portion(self.next().text))
         if token.kind == "punct" and token.text == "[":

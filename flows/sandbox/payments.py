@@ -34,16 +34,19 @@ from flows.sandbox.events import Publisher
 from flows.sandbox.names import is_asset
 from flows.sandbox.rendering import (
     ZERO_TIME,
+    amount,
     cursor_response,
     data_response,
-    decode_cursor,
     empty_response,
     encode_cursor,
     format_time,
     json_response,
     now,
     page_size,
+    parse_json,
     parse_time,
+    read_cursor,
+    read_json,
     string_map,
 )
 from flows.storage.database import Database
@@ -83,7 +86,10 @@ SCHEMES = (
 ACCOUNT_TYPES = ("INTERNAL", "EXTERNAL", "UNKNOWN")
 TRANSFER_TYPES = ("TRANSFER", "PAYOUT")
 # Payments wants an ISO 4217 currency with its precision; the sandbox checks the shape only.
-_CURRENCY = re.compile(r"[A-Z]{3}/\d{1,2}")
+_CURRENCY = re.compile(r"[A-Z]{3}/[0-9]{1,2}")
+# Ids are unique database keys, which PostgreSQL caps at about 2.7 kB; they grow with the
+# reference they encode.
+MAX_ID_LENGTH = 2000
 
 
 def encode_id(value: dict[str, Any]) -> str:
@@ -93,11 +99,11 @@ def encode_id(value: dict[str, Any]) -> str:
 
 def decode_id(token: str) -> dict[str, Any]:
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise StackError(400, INVALID_ID, f"invalid id {token!r}") from exc
+        decoded = parse_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), "id")
+    except (binascii.Error, ValueError, StackError) as exc:
+        raise StackError(400, INVALID_ID, f"invalid id {token[:200]!r}") from exc
     if not isinstance(decoded, dict):
-        raise StackError(400, INVALID_ID, f"invalid id {token!r}")
+        raise StackError(400, INVALID_ID, f"invalid id {token[:200]!r}")
     return decoded
 
 
@@ -139,10 +145,10 @@ def _required_string(body: dict[str, Any], name: str, allow_empty: bool = False)
     return value
 
 
-def _amount(body: dict[str, Any]) -> int:
-    value = body.get("amount")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise validation("amount must be a non-negative integer")
+def _optional_string(body: dict[str, Any], name: str) -> str:
+    value = body.get(name) or ""
+    if not isinstance(value, str):
+        raise validation(f"{name} must be a string")
     return value
 
 
@@ -173,6 +179,8 @@ class Payments:
 
     async def _insert(self, table: Table, document: dict[str, Any]) -> bool:
         """False when an object with this id exists."""
+        if len(document["id"]) > MAX_ID_LENGTH:
+            raise validation("reference too long")
         try:
             async with self.db.write() as conn:
                 await conn.execute(table.insert().values(id=document["id"], document=document))
@@ -210,26 +218,26 @@ class Payments:
         asset = _required_string(body, "asset")
         if not _CURRENCY.fullmatch(asset):
             raise validation(f"invalid asset {asset!r}: expected an ISO 4217 currency with precision, e.g. USD/2")
-        amount = _amount(body)
+        moved = amount(body.get("amount"), "amount")
         payment_id = encode_id({"ConnectorID": connector, "Reference": reference, "Type": kind})
         adjustment: dict[str, Any] = {
             "reference": reference,
             "createdAt": format_time(created_at),
             "status": status,
-            "amount": amount,
+            "amount": moved,
             "raw": {},
         }
         document: dict[str, Any] = {
             "id": payment_id,
             "reference": reference,
-            "sourceAccountID": body.get("sourceAccountID") or "",
-            "destinationAccountID": body.get("destinationAccountID") or "",
+            "sourceAccountID": _optional_string(body, "sourceAccountID"),
+            "destinationAccountID": _optional_string(body, "destinationAccountID"),
             "type": kind,
             "provider": provider,
             "connectorID": encode_id(connector),
             "status": status,
-            "amount": amount,
-            "initialAmount": amount,
+            "amount": moved,
+            "initialAmount": moved,
             "scheme": scheme,
             "asset": asset,
             "createdAt": format_time(created_at),
@@ -243,9 +251,9 @@ class Payments:
         # Payments upserts: creating it again updates its status and amount.
         existing = await self._get(sandbox_payments, payment_id)
         assert existing is not None
-        if existing["status"] != status or existing["amount"] != amount:
+        if existing["status"] != status or existing["amount"] != moved:
             existing["adjustments"].append(adjustment)
-        existing.update(status=status, amount=amount)
+        existing.update(status=status, amount=moved)
         existing["metadata"] = {**(existing.get("metadata") or {}), **document["metadata"]}
         await self._replace(sandbox_payments, existing)
         await self.events.saved_payment(existing, self.stack_url)
@@ -274,9 +282,7 @@ class Payments:
         default_asset = body.get("defaultAsset") or ""
         if default_asset and (not isinstance(default_asset, str) or not is_asset(default_asset)):
             raise validation(f"invalid defaultAsset {default_asset!r}")
-        name = body.get("accountName") or ""
-        if not isinstance(name, str):
-            raise validation("accountName must be a string")
+        name = _optional_string(body, "accountName")
         account_id = encode_id({"ConnectorID": connector, "Reference": reference})
         document: dict[str, Any] = {
             "id": account_id,
@@ -310,11 +316,11 @@ class Payments:
     async def create_transfer_initiation(self, body: dict[str, Any]) -> dict[str, Any]:
         reference = _required_string(body, "reference")
         kind = _choice(body, "type", TRANSFER_TYPES)
-        amount = _amount(body)
+        moved = amount(body.get("amount"), "amount")
         asset = _required_string(body, "asset")
         if not is_asset(asset):
             raise validation(f"invalid asset {asset!r}")
-        description = body.get("description") or ""
+        description = _optional_string(body, "description")
         validated = body.get("validated") is True
         scheduled_at = _date(body, "scheduledAt")
         connector_field, provider_field = body.get("connectorID") or "", body.get("provider") or ""
@@ -333,23 +339,23 @@ class Payments:
         wanted = "INTERNAL" if kind == "TRANSFER" else "EXTERNAL"
         if destination["type"] != wanted:
             raise validation(f"a {kind} needs an {wanted} destination account")
-        source_id = body.get("sourceAccountID") or ""
+        source_id = _optional_string(body, "sourceAccountID")
         if source_id:
-            await self._account_for_transfer(str(source_id), "source")
+            await self._account_for_transfer(source_id, "source")
         transfer_id = encode_id({"ConnectorID": connector, "Reference": reference})
         document: dict[str, Any] = {
             "id": transfer_id,
             "reference": reference,
             "createdAt": format_time(now()),
             "scheduledAt": format_time(scheduled_at) if scheduled_at else ZERO_TIME,
-            "description": str(description),
-            "sourceAccountID": str(source_id),
+            "description": description,
+            "sourceAccountID": source_id,
             "destinationAccountID": destination_id,
             "connectorID": encode_id(connector),
             "provider": provider,
             "type": kind,
-            "amount": amount,
-            "initialAmount": amount,
+            "amount": moved,
+            "initialAmount": moved,
             "asset": asset,
             "status": "VALIDATED" if validated else "WAITING_FOR_VALIDATION",
             "error": "",
@@ -393,25 +399,20 @@ class Payments:
 
 
 def _payments(request: Request) -> Payments:
-    return request.app.state.sandbox.payments  # type: ignore[no-any-return]
+    return request.app.state.sandbox.payments
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        decoded = json.loads(raw) if raw.strip() else None
-    except ValueError as exc:
-        raise StackError(400, MISSING_OR_INVALID_BODY, "missing or invalid body") from exc
-    return _body_object(decoded)
+    return _body_object(await read_json(request, malformed=MISSING_OR_INVALID_BODY))
 
 
 async def _listing(request: Request, table: Table) -> Response:
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        before, size = state.get("before"), int(state.get("pageSize", 15))
+    cursor = read_cursor(request)
+    before: int | None = None
+    if cursor:
+        before, size = cursor.position("before"), cursor.page_size()
     else:
-        before, size = None, page_size(request)
+        size = page_size(request)
     documents, more, last = await _payments(request)._list(table, before, size)
     following = encode_cursor({"before": last, "pageSize": size}) if more else None
     return cursor_response(documents, size, more, following)

@@ -24,13 +24,15 @@ from typing import Any
 from flows.sandbox.errors import (
     INSUFFICIENT_FUND,
     INTERNAL_ERROR,
+    OutOfRange,
     StackError,
     validation,
 )
 from flows.sandbox.filters import Predicate
 from flows.sandbox.ledger import AccountView, Ledger, TransactionRequest
 from flows.sandbox.names import WORLD, is_address, is_asset
-from flows.sandbox.rendering import format_time, now, parse_time
+from flows.sandbox.rendering import amount as checked_amount
+from flows.sandbox.rendering import digits, format_time, now, parse_time
 
 WALLETS_LEDGER = "wallets-002"
 MAIN = "main"
@@ -59,6 +61,7 @@ HOLD_VOID_DESTINATION = "void_destination"
 
 # What Wallets v2.2 answers for anything it does not map (ledger errors included).
 INTERNAL = StackError(500, INTERNAL_ERROR, "internal server error")
+INSUFFICIENT = StackError(400, INSUFFICIENT_FUND, "insufficient fund")
 NOT_FOUND_EMPTY = StackError(404, None)
 
 
@@ -123,15 +126,14 @@ def parse_monetary(raw: Any) -> Monetary:
     if not isinstance(raw, dict):
         raise validation("amount: expected {amount, asset}")
     amount, asset = raw.get("amount"), raw.get("asset")
-    if isinstance(amount, str) and amount.lstrip("-").isdigit():
-        amount = int(amount)
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise validation("amount.amount: expected an integer")
-    if amount < 0:
+    # A big.Int: a JSON number, or the same digits as a string.
+    if isinstance(amount, str):
+        amount = digits(amount, "amount.amount")
+    if isinstance(amount, int) and not isinstance(amount, bool) and amount < 0:
         raise validation("negative amount")
     if not isinstance(asset, str) or not is_asset(asset):
         raise validation(f"invalid asset {asset!r}")
-    return Monetary(amount, asset)
+    return Monetary(checked_amount(amount, "amount.amount"), asset)
 
 
 @dataclass
@@ -237,7 +239,7 @@ class Wallets:
                 and stored.get(CREATE_HASH) == request_hash
                 and CREATE_RESPONSE in stored
             ):
-                return json.loads(stored[CREATE_RESPONSE])  # type: ignore[no-any-return]
+                return json.loads(stored[CREATE_RESPONSE])
             raise StackError(409, "CONFLICT", "wallet already exists with different parameters")
         created = format_time(now())
         wallet = {
@@ -363,7 +365,7 @@ class Wallets:
             await self.ledger.create_transaction(self.name, request, idempotency_key)
         except StackError as error:
             # Wallets 2.2 maps none of the ledger's errors on a credit.
-            raise INTERNAL from error
+            raise _wallets_error(error, insufficient_fund=INTERNAL) from error
 
     async def debit(
         self, wallet_id: str, debit: Debit, idempotency_key: str | None
@@ -413,9 +415,7 @@ class Wallets:
         try:
             await self.ledger.create_transaction(self.name, request, idempotency_key)
         except StackError as error:
-            if error.code == INSUFFICIENT_FUND:
-                raise StackError(400, INSUFFICIENT_FUND, "insufficient fund") from error
-            raise INTERNAL from error
+            raise _wallets_error(error) from error
         return hold
 
     async def _debited_balances(
@@ -484,7 +484,7 @@ class Wallets:
             raise StackError(400, "HOLD_CLOSED", "hold closed")
         wanted = remaining if amount is None or amount == 0 else amount
         if wanted > remaining:
-            raise StackError(400, INSUFFICIENT_FUND, "insufficient fund")
+            raise INSUFFICIENT
         destination = json.loads(view.metadata[HOLD_DESTINATION])["value"]
         program = [f"send [{asset} {wanted}] (", f"  source = @{view.address}", f"  destination = @{destination}", ")"]
         if final and wanted < remaining:
@@ -507,9 +507,16 @@ class Wallets:
         try:
             await self.ledger.create_transaction(self.name, request, idempotency_key)
         except StackError as error:
-            if error.code == INSUFFICIENT_FUND:
-                raise StackError(400, INSUFFICIENT_FUND, "insufficient fund") from error
-            raise INTERNAL from error
+            raise _wallets_error(error) from error
+
+
+def _wallets_error(error: StackError, insufficient_fund: StackError = INSUFFICIENT) -> StackError:
+    """What Wallets 2.2 answers for an error of the ledger: INTERNAL_ERROR, but for
+    insufficient funds (`insufficient_fund`). An amount beyond the sandbox's range, which the
+    real ledger has not, is the 400 it is."""
+    if isinstance(error, OutOfRange):
+        return error
+    return insufficient_fund if error.code == INSUFFICIENT_FUND else INTERNAL
 
 
 def _balance_name(view: AccountView) -> str:

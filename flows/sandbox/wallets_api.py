@@ -10,14 +10,16 @@ from starlette.responses import Response
 from flows.sandbox.errors import VALIDATION, StackError, validation
 from flows.sandbox.rendering import (
     JSON_TYPE,
+    amount,
     cursor_response,
     data_response,
-    decode_cursor,
     empty_response,
     encode_cursor,
     json_response,
+    key_text,
     page_size,
     parse_time,
+    read_cursor,
     read_json,
     string_map,
 )
@@ -34,7 +36,7 @@ PREFIX = "/api/wallets"
 
 
 def _wallets(request: Request) -> Wallets:
-    return request.app.state.sandbox.wallets  # type: ignore[no-any-return]
+    return request.app.state.sandbox.wallets
 
 
 async def _body(request: Request) -> Any:
@@ -88,13 +90,13 @@ async def update_wallet(request: Request) -> Response:
 
 
 async def list_wallets(request: Request) -> Response:
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        after, size = state.get("after"), int(state.get("pageSize", 15))
-        name, metadata, expand = state.get("name"), dict(state.get("metadata") or {}), bool(state.get("expand"))
+    cursor = read_cursor(request)
+    after: str | None = None
+    if cursor:
+        after, size = cursor.text("after"), cursor.page_size()
+        name, metadata, expand = cursor.optional_text("name"), cursor.text_map("metadata"), cursor.flag("expand")
     else:
-        after, size = None, page_size(request)
+        size = page_size(request)
         name = request.query_params.get("name") or None
         metadata = _metadata_query(request)
         expand = "balances" in request.query_params.getlist("expand")
@@ -125,7 +127,7 @@ async def credit_wallet(request: Request) -> Response:
         balance=balance,
         sources=[parse_subject(source, f"sources[{i}]") for i, source in enumerate(sources)],
         metadata=string_map(body.get("metadata"), "metadata"),
-        reference=reference,
+        reference=key_text(reference, "reference") if reference else None,
         timestamp=parse_time(body.get("timestamp"), "timestamp"),
     )
     await _wallets(request).credit(request.path_params["id"], credit, _key(request))
@@ -152,7 +154,7 @@ def _parse_debit(body: Any) -> Debit:
         pending=body.get("pending") is True,
         description=description,
         metadata=string_map(body.get("metadata"), "metadata"),
-        reference=reference,
+        reference=key_text(reference, "reference") if reference else None,
         timestamp=parse_time(body.get("timestamp"), "timestamp"),
     )
 
@@ -209,13 +211,13 @@ async def get_balance(request: Request) -> Response:
 
 
 async def list_holds(request: Request) -> Response:
-    token = request.query_params.get("cursor")
-    if token:
-        state = decode_cursor(token)
-        after, size = state.get("after"), int(state.get("pageSize", 15))
-        wallet_id, metadata = state.get("walletID"), dict(state.get("metadata") or {})
+    cursor = read_cursor(request)
+    after: str | None = None
+    if cursor:
+        after, size = cursor.text("after"), cursor.page_size()
+        wallet_id, metadata = cursor.optional_text("walletID"), cursor.text_map("metadata")
     else:
-        after, size = None, page_size(request)
+        size = page_size(request)
         wallet_id, metadata = request.query_params.get("walletID") or None, _metadata_query(request)
     wallets = _wallets(request)
     views, more = await wallets.list_holds(wallet_id, metadata, after, size)
@@ -237,11 +239,12 @@ async def confirm_hold(request: Request) -> Response:
     body = await _body(request) or {}
     if not isinstance(body, dict):
         raise validation("expected an object")
-    amount = body.get("amount")
-    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int) or amount < 0):
-        raise validation("amount: expected a non-negative integer")
+    wanted = body.get("amount")
     await _wallets(request).confirm_hold(
-        request.path_params["hold_id"], amount, body.get("final") is True, _key(request)
+        request.path_params["hold_id"],
+        None if wanted is None else amount(wanted, "amount"),
+        body.get("final") is True,
+        _key(request),
     )
     return empty_response(204)
 

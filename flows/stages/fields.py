@@ -15,21 +15,21 @@ disagreeing about what a valid stage is.
 
 Rules kept from the reference (§5.2): a string field that is missing, null, or interpolates to ""
 takes its default. Deliberate differences: unknown keys are errors (a typo must not reach money
-movement); any scalar (amount, bool, date, duration) that interpolates to "" is absent, so a
-missing variable gives the field's default (bools) or a clear "required"/exactly-one-of error
-rather than a zero date; amounts must not be negative.
+movement); any scalar (bool, date, duration) that interpolates to "" is absent, so a missing
+variable gives the field's default (bools) or a clear "required"/exactly-one-of error rather than a
+zero date; amounts are integers taken exactly or refused, never rounded (flows/stages/amounts.py),
+and an amount whose variables interpolate to "" is an error naming them.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from abc import abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NoReturn, Self, TypeVar, cast
 
+from flows.stages.amounts import AmountError, amount_from_json, amount_from_text
 from flows.stages.base import ConfigError, Stage, StageFailure
 from flows.stages.durations import DurationError, parse_duration
 from flows.stages.interpolation import has_variables, interpolate
@@ -49,7 +49,8 @@ class _Deferred:
 # survives into a resolved stage.
 DEFERRED: Final[Any] = _Deferred()
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_SHOWN_LENGTH = 40
+"""How much of a bad value an error message quotes."""
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ class Reader:
 
     @staticmethod
     def _shown(raw: str, text: str) -> str:
-        """How a bad value is quoted in an error: with the template it came from, if any."""
-        return f"'{text}'" if text == raw else f"'{text}' (from '{raw}')"
+        """How a bad value is quoted in an error: with the template it came from, if any, both
+        cut short (a variable may be long, and the error is stored with the instance)."""
+        quoted = _clipped(text)
+        return quoted if text == raw else f"{quoted} (from {_clipped(raw)})"
 
     def string(self, obj: RawObject, name: str, default: str = "") -> str:
         raw, path = obj.get(name), obj.path_of(name)
@@ -153,32 +156,29 @@ class Reader:
         return self._text(raw) or default
 
     def amount(self, obj: RawObject, name: str) -> int | None:
-        """A non-negative integer: a JSON number (fraction truncated) or a base-10 string."""
+        """An amount (flows/stages/amounts.py): a JSON integer, or a string of digits, often
+        `"${amount}"`. Never rounded: a fraction, an exponent or a sign is refused."""
         raw, path = obj.get(name), obj.path_of(name)
         if raw is None:
             return None
-        if isinstance(raw, bool):  # a bool is an int to Python, never to JSON
-            self.fail(path, "expected an integer or a string")
-        if isinstance(raw, int):
-            value = raw
-        elif isinstance(raw, float):
-            if not math.isfinite(raw):
-                self.fail(path, "expected a finite number")
-            value = int(raw)  # the reference truncates JSON numbers
-        elif isinstance(raw, str):
-            text = self._text(raw)
-            if not self.known(text):
-                return cast(int, DEFERRED)
-            if text == "":
+        if not isinstance(raw, str):
+            if isinstance(raw, bool) or not isinstance(raw, int | float):
+                self.fail(path, "expected an integer or a string")
+            try:
+                return amount_from_json(raw)
+            except AmountError as error:
+                self.fail(path, str(error))
+        text = self._text(raw)
+        if not self.known(text):
+            return cast(int, DEFERRED)
+        if text == "":
+            if text == raw:
                 return None
-            if _INTEGER.fullmatch(text) is None:
-                self.fail(path, f"{self._shown(raw, text)} is not a base-10 integer")
-            value = int(text)
-        else:
-            self.fail(path, "expected an integer or a string")
-        if value < 0:
-            self.fail(path, f"must not be negative, got {value}")
-        return value
+            self.fail(path, f"required, but {_clipped(raw)} is empty")
+        try:
+            return amount_from_text(text)
+        except AmountError as error:
+            self.fail(path, f"{self._shown(raw, text)} {error}")
 
     def boolean(self, obj: RawObject, name: str, default: bool = False) -> bool:
         """A JSON bool, or "true"/"false" in any case (also from a variable)."""
@@ -267,6 +267,10 @@ class Reader:
             self.fail(path, f"only one of {names} may be given, got {listed}")
         if not given and not maybe:
             self.fail(path, f"exactly one of {names} is required")
+
+
+def _clipped(text: str) -> str:
+    return f"'{text}'" if len(text) <= _SHOWN_LENGTH else f"'{text[:_SHOWN_LENGTH]}…'"
 
 
 class ReadStage(Stage):

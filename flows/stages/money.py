@@ -7,12 +7,21 @@ idempotent activity. The requests built here are exactly what stage history show
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flows.stages.amounts import AmountError, amount_from_json
 from flows.stages.base import StageContext, StageFailure
-from flows.stages.send import Account, Amount, PaymentDestination, PaymentSource, Send, Wallet
+from flows.stages.send import (
+    Account,
+    Amount,
+    PaymentDestination,
+    PaymentSource,
+    Send,
+    Wallet,
+)
 from flows.stages.timestamps import format_rfc3339
 
 MOVE_TO_LEDGER = "orchestration/move-to-ledger"
@@ -24,6 +33,10 @@ OVERDRAFT_SCRIPT = (
     "  destination = @{destination}\n"
     ")"
 )
+# The ledger's syntax of addresses and assets. Values spliced into a Numscript must keep to it: an
+# account id from a variable such as "a\n)\nsend [USD/2 100] (…" would otherwise add a posting.
+_ADDRESS = re.compile(r"[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*")
+_ASSET = re.compile(r"[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/[0-9]{1,6})?")
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,11 @@ class Mover:
             found = (await self.ctx.call("GetPayment", {"id": payment.id}))["data"]
         except StageFailure as failure:
             raise StageFailure(f"retrieving payment: {payment.id}: {failure}") from failure
-        ingested = Amount(amount=int(found["initialAmount"]), asset=str(found["asset"]))
+        try:
+            initial_amount = amount_from_json(found.get("initialAmount"))
+        except AmountError as error:
+            raise StageFailure(f"payment {payment.id}: initialAmount: {error}") from error
+        ingested = Amount(amount=initial_amount, asset=str(found["asset"]))
         ledger, holding = payment.ingestion_ledger, payment.ingestion_account
         overdraft = payment.allow_overdraft and payment.through_account != WORLD
         request = self._transaction(
@@ -197,6 +214,7 @@ class Mover:
     ) -> dict[str, Any]:
         data: dict[str, Any] = {"metadata": metadata}
         if overdraft:
+            _check_script_values(amount.asset, source, destination)
             script = OVERDRAFT_SCRIPT.format(
                 asset=amount.asset, amount=amount.amount, source=source, destination=destination
             )
@@ -293,3 +311,11 @@ def _psp_account(metadata: dict[str, Any], key: str) -> str:
     if value in (None, "", 0):
         raise StageFailure("formance account ID empty")
     return value if isinstance(value, str) else str(value)
+
+
+def _check_script_values(asset: str, *addresses: str) -> None:
+    if _ASSET.fullmatch(asset) is None:
+        raise StageFailure(f"invalid asset '{asset[:40]}'")
+    for address in addresses:
+        if _ADDRESS.fullmatch(address) is None:
+            raise StageFailure(f"invalid account address '{address[:40]}'")

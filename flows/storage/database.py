@@ -16,8 +16,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Select, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
-from sqlalchemy.sql.base import Executable
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.base import Executable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every Flows process sharing a database.
@@ -109,7 +109,7 @@ class _SQLiteReads:
         return [
             {
                 key: value if process is None or value is None else process(value)
-                for key, value, process in zip(prepared.keys, row, compiled.processors)
+                for key, value, process in zip(prepared.keys, row, compiled.processors, strict=True)
             }
             for row in rows
         ]

@@ -82,6 +82,19 @@ class OccurrenceRecord:
 
 
 @dataclass(frozen=True)
+class DeadLetterRecord:
+    """A message that could not be processed (flows.triggers.listener), kept to be seen."""
+
+    id: str
+    received_at: datetime
+    source: str
+    message_id: str
+    reason: str
+    raw: str
+    raw_size: int
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     has_more: bool

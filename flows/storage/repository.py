@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 from flows.storage.database import Database, PreparedRead
 from flows.storage.records import (
     ActivityRecord,
+    DeadLetterRecord,
     InstanceRecord,
     OccurrenceRecord,
     Page,
@@ -22,6 +23,7 @@ from flows.storage.records import (
     WorkflowRecord,
 )
 from flows.storage.tables import (
+    dead_letters,
     service_secrets,
     triggers,
     triggers_occurrences,
@@ -329,6 +331,25 @@ class Repository:
                 .returning(triggers_occurrences.c.id)
             )
             return result.first() is not None
+
+    # -- dead letters -------------------------------------------------------------------------
+
+    async def insert_dead_letter(self, record: DeadLetterRecord) -> bool:
+        """Keep a dead letter; False when one with its id (same source and message) is kept."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                self._insert(dead_letters)
+                .values(**asdict(record))
+                .on_conflict_do_nothing()
+                .returning(dead_letters.c.id)
+            )
+            return result.first() is not None
+
+    async def list_dead_letters(self, offset: int, limit: int) -> Page[DeadLetterRecord]:
+        """Newest first."""
+        query = select(dead_letters).order_by(dead_letters.c.received_at.desc(), dead_letters.c.id.desc())
+        rows, has_more = await self._page(query, offset, limit)
+        return Page([DeadLetterRecord(**row) for row in rows], has_more)
 
     # -- service secrets ----------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    UniqueConstraint,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -127,6 +127,23 @@ triggers_occurrences = Table(
     Column("dedup_key", String),
     Index("triggers_occurrences_trigger", "trigger_id", "date", "id"),
     UniqueConstraint("trigger_id", "dedup_key", name="triggers_occurrences_dedup"),
+)
+
+# Events that could not be processed, kept to be seen (flows.triggers.listener): the id derives
+# from source and message id (one row per message however often it is redelivered); `raw` is the
+# message cut to a bounded size, escaped where a text column could not hold it (invalid UTF-8,
+# NUL); `raw_size` its size in bytes as received.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String, nullable=False),
+    Column("message_id", String, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("raw_size", Integer, nullable=False),
+    Index("dead_letters_received", "received_at", "id"),
 )
 
 # Small service-wide secrets shared by every process of a deployment (the token signing key).

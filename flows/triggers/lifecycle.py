@@ -143,11 +143,11 @@ class LifecyclePublisher:
                     timeout=PUBLISH_TIMEOUT_S,
                     headers={"Nats-Msg-Id": message_id},
                 )
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  (a lost lifecycle event must not fail the instance)
                 logger.warning("publishing %s to %s failed: %s", event["type"], self.subject, error)
         if self.handler is not None:
             try:
-                await self.handler.handle(event, message_id)
+                await self.handler.handle(event, message_id, source="lifecycle")
             except Exception:
                 logger.exception("in-process handling of %s failed", event["type"])
 
@@ -159,6 +159,6 @@ class LifecyclePublisher:
             self._queue.put_nowait(None)
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout=5)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             self._task.cancel()
         self._task = None

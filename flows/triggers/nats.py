@@ -5,20 +5,19 @@ belongs to a stream the stack owns (one stream per stack, `<stack>.*`); Flows lo
 by subject and never creates it. On each such stream one durable pull consumer named
 `orchestration` (shared by every worker of the deployment, so each message is processed once
 across the cluster) filters the topics of that stream; it is created when missing, bound as is
-otherwise. Each message is decoded as an event envelope and handed to `EventHandler.handle` with
-the message id (`Nats-Msg-Id`, else the stack publisher's `_watermill_message_uuid`, else
-`<stream>:<stream sequence>`); it is acked only after `handle` returned. A message that is not an
-envelope is terminated (never redelivered) and logged; a handler error is nak'ed for redelivery.
+otherwise. Each message's data is handed to `EventHandler.receive` with the message id
+(`Nats-Msg-Id`, else the stack publisher's `_watermill_message_uuid`, else
+`<stream>:<stream sequence>`); it is acked only after `receive` returned. A poison message (not an
+envelope, or failing for a reason no retry fixes) is dead-lettered by the handler, then terminated:
+never redelivered. Any other error is an outage (database, Temporal): nak'ed for redelivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import nats
 from nats.aio.client import Client as NATS
@@ -27,7 +26,8 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
-from flows.triggers.listener import InvalidEnvelope
+from flows.triggers.listener import NATS as SOURCE
+from flows.triggers.listener import UnprocessableEvent
 
 logger = logging.getLogger("flows.triggers.nats")
 
@@ -39,7 +39,12 @@ ACK_WAIT_S = 30.0
 NAK_DELAY_S = 1.0
 MESSAGE_ID_HEADERS = ("Nats-Msg-Id", "_watermill_message_uuid")
 
-Handle = Callable[[Any, str], Awaitable[Any]]
+
+
+class Receive(Protocol):
+    """`EventHandler.receive`."""
+
+    async def __call__(self, raw: bytes, message_id: str, *, source: str) -> Any: ...
 
 
 async def connect(url: str) -> NATS:
@@ -57,18 +62,12 @@ def message_id(msg: Msg) -> str:
     return f"{meta.stream}:{meta.sequence.stream}"
 
 
-async def process(msg: Msg, handle: Handle) -> None:
-    """One message: decoded, handled, then acked; terminated if malformed, nak'ed on error."""
+async def process(msg: Msg, receive: Receive) -> None:
+    """One message: handled, then acked; terminated if poison, nak'ed on an outage."""
+    ident = message_id(msg)
     try:
-        envelope = json.loads(msg.data)
-        ident = message_id(msg)
-    except (ValueError, UnicodeDecodeError) as error:
-        logger.error("terminating malformed message on %s: %s", msg.subject, error)
-        await msg.term()
-        return
-    try:
-        await handle(envelope, ident)
-    except InvalidEnvelope as error:
+        await receive(msg.data, ident, source=SOURCE)
+    except UnprocessableEvent as error:
         logger.error("terminating message %s on %s: %s", ident, msg.subject, error)
         await msg.term()
         return
@@ -81,13 +80,13 @@ async def process(msg: Msg, handle: Handle) -> None:
 
 
 class Consumer:
-    """Pulls the `--topics` messages from JetStream into `handle` until `stop`."""
+    """Pulls the `--topics` messages from JetStream into `receive` until `stop`."""
 
-    def __init__(self, connection: NATS, topics: list[str], handle: Handle) -> None:
+    def __init__(self, connection: NATS, topics: list[str], receive: Receive) -> None:
         self.connection = connection
         self.js: JetStreamContext = connection.jetstream()
         self.topics = topics
-        self.handle = handle
+        self.receive = receive
         self._tasks: list[asyncio.Task[None]] = []
         self._subscriptions: list[JetStreamContext.PushSubscription] = []
         self._stopping = asyncio.Event()
@@ -142,21 +141,21 @@ class Consumer:
             logger.info("consuming %s from stream %s (consumer %s)", ", ".join(topics), stream, CONSUMER)
 
     async def _on_message(self, msg: Msg) -> None:
-        await process(msg, self.handle)
+        await process(msg, self.receive)
 
     async def _pull(self, subscription: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             try:
                 messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_S)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  (any fetch failure: retried in a second)
                 logger.warning("fetching from JetStream failed: %s", error)
                 await asyncio.sleep(1)
                 continue
-            await asyncio.gather(*(process(msg, self.handle) for msg in messages))
+            await asyncio.gather(*(process(msg, self.receive) for msg in messages))
 
     async def stop(self) -> None:
         """Stop fetching; messages being handled finish (unacked ones are redelivered anyway)."""
@@ -165,7 +164,7 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
         if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=FETCH_TIMEOUT_S + 5)
+            _done, pending = await asyncio.wait(self._tasks, timeout=FETCH_TIMEOUT_S + 5)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

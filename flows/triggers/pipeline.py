@@ -10,7 +10,12 @@ from typing import Any
 
 from flows.settings import Settings
 from flows.triggers import nats as nats_transport
-from flows.triggers.lifecycle import TOPIC, LifecyclePublisher, map_topic, occurrence_event
+from flows.triggers.lifecycle import (
+    TOPIC,
+    LifecyclePublisher,
+    map_topic,
+    occurrence_event,
+)
 from flows.triggers.listener import EventHandler
 
 logger = logging.getLogger("flows.triggers")
@@ -50,7 +55,7 @@ async def start_pipeline(settings: Settings, handler: EventHandler, *, consume: 
     handler.on_occurrence = lambda occurrence: publisher.emit([occurrence_event(occurrence)])
     pipeline = Pipeline(publisher, connection)
     if connection is not None and settings.topics and consume:
-        consumer = nats_transport.Consumer(connection, settings.topics, handler.handle)
+        consumer = nats_transport.Consumer(connection, settings.topics, handler.receive)
         try:
             await consumer.start()
         except Exception:

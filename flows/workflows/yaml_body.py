@@ -6,7 +6,8 @@ model and to YAML 1.2's core schema rather than PyYAML's YAML 1.1 defaults:
 * only `true`/`false` (any of their three spellings) are booleans: `on`, `yes`, `no`, `off`,
   `y`, `n` stay strings (Norway's `NO` country code, an event named `on`);
 * dates stay strings (`2024-01-02T03:04:05Z`): the stages parse them themselves;
-* integers are decimal, `0o…` or `0x…` (`0123` is 123, not octal; `1_000` and `1:30` are strings);
+* integers are decimal, `0o…` or `0x…` (`0123` is 123, not octal; `1_000` and `1:30` are strings),
+  and no larger than a JSON body may hold (about 4,300 decimal digits);
   `.inf` and `.nan` stay strings, since JSON has no such numbers;
 * anchors and aliases are rejected (they make one value appear in many places and can blow up in
   size), as are mapping keys that are not strings, duplicate keys (Go's yaml.v3 rejects them too)
@@ -15,7 +16,9 @@ model and to YAML 1.2's core schema rather than PyYAML's YAML 1.1 defaults:
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from yaml import MarkedYAMLError, YAMLError
@@ -41,6 +44,8 @@ _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _JSON_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _SEQ, _MAP})
 
+# Integers JSON can carry here: Python prints at most this many decimal digits (as json.loads reads).
+_MAX_INT_BITS = int((sys.get_int_max_str_digits() - 1) * math.log2(10))
 _INT_PATTERN = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
 _FLOAT_PATTERN = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 
@@ -107,9 +112,16 @@ class _JsonConstructor(SafeConstructor):
         text = self._scalar_text(node)
         if _INT_PATTERN.fullmatch(text) is None:
             raise ConstructorError(None, None, f"invalid integer {text!r}", node.start_mark)
-        if text.startswith(("0o", "0x")):
-            return int(text[2:], 8 if text[1] == "o" else 16)
-        return int(text)
+        try:
+            if text.startswith(("0o", "0x")):
+                value = int(text[2:], 8 if text[1] == "o" else 16)
+            else:
+                value = int(text)  # ValueError beyond Python's limit on decimal digits
+        except ValueError:
+            value = None
+        if value is None or value.bit_length() > _MAX_INT_BITS:
+            raise ConstructorError(None, None, "integer too large", node.start_mark)
+        return value
 
     def construct_json_float(self, node: Node) -> float:
         text = self._scalar_text(node)

@@ -10,6 +10,7 @@ import base64
 import os
 import stat
 import time
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,17 +32,25 @@ from flows.api.auth import (
     token_route,
 )
 from flows.api.tokens import (
-    ALLOWED_SCOPES,
+    SCOPES,
+    AuthClient,
     InvalidToken,
     TokenIssuer,
+    client_with_scopes,
+    given_secret,
+    load_clients,
     load_or_create_signing_key,
-    parse_clients_setting,
     signing_key_from_setting,
 )
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
-CLIENTS = {"app": "s3cret", "other": "pa+ss:word"}
+CLIENTS = [
+    AuthClient("app", "s3cret"),
+    AuthClient("other", "pa+ss:word"),
+    AuthClient("reader", "r3ad", ("orchestration:read",)),
+    AuthClient("orchestrator", "0rch", ("orchestration:read", "orchestration:write")),
+]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -86,7 +95,7 @@ async def client(issuer: TokenIssuer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def open_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(TokenIssuer(KEY, {}, issuer="flows")) as c:
+    async with client_for(TokenIssuer(KEY, [], issuer="flows")) as c:
         yield c
 
 
@@ -132,7 +141,7 @@ async def test_token_with_good_credentials(client: httpx.AsyncClient) -> None:
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == 3600
     assert body["scope"] == "orchestration:read"
-    claims = jwt.decode(body["access_token"], KEY, algorithms=["HS256"], issuer="flows")
+    claims = jwt.decode(body["access_token"], KEY, algorithms=["HS256"], issuer="flows", audience="flows")
     assert claims["sub"] == "app"
     assert claims["scope"] == "orchestration:read"
     assert claims["exp"] - claims["iat"] == 3600
@@ -171,7 +180,7 @@ async def test_token_with_http_basic(client: httpx.AsyncClient) -> None:
         headers={"Authorization": f"Basic {encoded}"},
     )
     assert response.status_code == 200, response.text
-    claims = jwt.decode(response.json()["access_token"], KEY, algorithms=["HS256"])
+    claims = jwt.decode(response.json()["access_token"], KEY, algorithms=["HS256"], audience="flows")
     assert claims["sub"] == "other"
 
 
@@ -208,8 +217,8 @@ async def test_token_basic_and_body_secret_is_invalid_request(client: httpx.Asyn
         ("orchestration:write ledger:read", "orchestration:write ledger:read"),
         ("orchestration:read bogus:scope", "orchestration:read"),
         ("openid orchestration:write", "openid orchestration:write"),
-        ("", " ".join(ALLOWED_SCOPES)),
-        (None, " ".join(ALLOWED_SCOPES)),
+        ("", " ".join(SCOPES)),
+        (None, " ".join(SCOPES)),
     ],
 )
 async def test_token_scope_intersection(
@@ -221,7 +230,7 @@ async def test_token_scope_intersection(
     response = await client.post(TOKEN_PATH, data=data)
     assert response.status_code == 200
     assert response.json()["scope"] == granted
-    claims = jwt.decode(response.json()["access_token"], KEY, algorithms=["HS256"])
+    claims = jwt.decode(response.json()["access_token"], KEY, algorithms=["HS256"], audience="flows")
     assert claims["scope"] == granted
 
 
@@ -283,7 +292,7 @@ async def test_auth_off_issues_tokens_to_anyone(open_client: httpx.AsyncClient) 
     anonymous = await open_client.post(TOKEN_PATH, data={"grant_type": "client_credentials"})
     assert with_creds.status_code == 200
     assert anonymous.status_code == 200
-    assert jwt.decode(with_creds.json()["access_token"], KEY, algorithms=["HS256"])["sub"] == "sdk"
+    assert jwt.decode(with_creds.json()["access_token"], KEY, algorithms=["HS256"], audience="flows")["sub"] == "sdk"
     # Grant type and scope rules still hold.
     bad_grant = await open_client.post(TOKEN_PATH, data={"grant_type": "implicit"})
     assert bad_grant.json()["error"] == "unsupported_grant_type"
@@ -419,7 +428,9 @@ def test_verify_rejects_alg_none_and_missing_claims() -> None:
     with pytest.raises(InvalidToken):
         issuer.verify(unsigned)
     now = int(time.time())
-    partial = jwt.encode({"iss": "flows", "sub": "x", "iat": now, "exp": now + 60}, KEY, "HS256")
+    partial = jwt.encode(
+        {"iss": "flows", "aud": "flows", "sub": "x", "iat": now, "exp": now + 60}, KEY, "HS256"
+    )
     with pytest.raises(InvalidToken, match="scope"):
         issuer.verify(partial)
 
@@ -456,9 +467,213 @@ def test_load_or_create_keeps_an_existing_key(tmp_path: Path) -> None:
         load_or_create_signing_key(path)
 
 
-def test_parse_clients_setting() -> None:
-    assert parse_clients_setting("a:x, b:y:z") == {"a": "x", "b": "y:z"}
-    assert parse_clients_setting("") == {}
-    for bad in ("a", "a:", ":x", "a:x,a:y"):
-        with pytest.raises(ValueError):
-            parse_clients_setting(bad)
+# --------------------------------------------------------------------------- per-client scopes
+
+
+async def token_response(
+    client: httpx.AsyncClient, client_id: str, secret: str, scope: str | None = None
+) -> httpx.Response:
+    data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if scope is not None:
+        data["scope"] = scope
+    return await client.post(TOKEN_PATH, data=data)
+
+
+@pytest.mark.parametrize(
+    ("client_id", "secret", "requested", "granted"),
+    [
+        ("reader", "r3ad", None, "orchestration:read"),
+        ("reader", "r3ad", "", "orchestration:read"),
+        ("reader", "r3ad", "orchestration:read orchestration:write ledger:write", "orchestration:read"),
+        ("reader", "r3ad", "openid", "openid orchestration:read"),
+        ("orchestrator", "0rch", None, "orchestration:read orchestration:write"),
+        ("orchestrator", "0rch", "orchestration:write ledger:write", "orchestration:write"),
+    ],
+)
+async def test_a_client_never_gets_more_than_its_scopes(
+    client: httpx.AsyncClient, client_id: str, secret: str, requested: str | None, granted: str
+) -> None:
+    response = await token_response(client, client_id, secret, requested)
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == granted
+    claims = jwt.decode(response.json()["access_token"], KEY, algorithms=["HS256"], audience="flows")
+    assert claims["scope"] == granted
+
+
+async def test_asking_only_for_scopes_the_client_lacks_is_invalid_scope(client: httpx.AsyncClient) -> None:
+    for scope in ("orchestration:write", "orchestration:write ledger:write", "sandbox:write"):
+        response = await token_response(client, "reader", "r3ad", scope)
+        assert response.status_code == 400, scope
+        assert response.json()["error"] == "invalid_scope"
+        assert "access_token" not in response.json()
+
+
+async def test_a_read_only_client_can_read_but_not_write(client: httpx.AsyncClient) -> None:
+    token = (await token_response(client, "reader", "r3ad")).json()["access_token"]
+    assert (await client.get("/workflows", headers=bearer(token))).status_code == 200
+    assert_envelope(await client.post("/workflows", headers=bearer(token)), 403)
+
+
+async def test_a_token_is_narrowed_to_what_its_client_may_have_now(client: httpx.AsyncClient) -> None:
+    # Signed with the same key while `reader` could write, or for a client since removed.
+    before = TokenIssuer(KEY, [AuthClient("reader", "r3ad"), AuthClient("gone", "x")], issuer="flows")
+    widened = before.issue("reader", ["orchestration:read", "orchestration:write"]).access_token
+    assert (await client.get("/workflows", headers=bearer(widened))).status_code == 200
+    assert_envelope(await client.post("/workflows", headers=bearer(widened)), 403)
+    removed = before.issue("gone", ["orchestration:write"]).access_token
+    body = assert_envelope(await client.get("/workflows", headers=bearer(removed)), 401)
+    assert "no configured client" in body["errorMessage"]
+
+
+# --------------------------------------------------------------------------- forged tokens
+
+
+def forged(*, algorithm: str = "HS256", drop: tuple[str, ...] = (), **claims: Any) -> str:
+    """A token signed with the server's own key, valid but for `claims` and `algorithm`; integer
+    `iat`, `exp` and `nbf` are seconds from now (tokens are forged when the test runs)."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "iss": "flows", "aud": "flows", "sub": "app", "scope": "orchestration:write",
+        "iat": now, "exp": now + 3600, "jti": "j",
+    }  # fmt: skip
+    for name, value in claims.items():
+        relative = name in ("iat", "exp", "nbf") and isinstance(value, int)
+        payload[name] = now + value if relative else value
+    for name in drop:
+        del payload[name]
+    with warnings.catch_warnings():
+        # PyJWT warns that our 32-byte key is short for HS384/HS512: forging with it is the point.
+        warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+        return jwt.encode(payload, None if algorithm == "none" else KEY, algorithm=algorithm)
+
+
+async def test_a_well_formed_forged_token_is_accepted(client: httpx.AsyncClient) -> None:
+    # The baseline of the cases below: each differs from this one in a single claim or header.
+    for token in (forged(), forged(nbf=-5), forged(iat=-100, exp=3500), forged(nbf=5)):
+        assert (await client.post("/workflows", headers=bearer(token))).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("forgery", "reason"),
+    [
+        ({"nbf": 600}, "not valid yet"),
+        ({"nbf": "soon"}, "not integers"),
+        ({"exp": 10**18}, "lives longer"),
+        ({"iat": -(10**6), "exp": 60}, "lives longer"),
+        ({"iat": 5, "exp": 3601 + 5}, "lives longer"),
+        ({"iat": 600, "exp": 1200}, "issued in the future"),
+        ({"drop": ("aud",)}, "'aud'"),
+        ({"aud": "ledger"}, "audience"),
+        ({"aud": ["flows", "elsewhere"]}, "audience"),
+        ({"algorithm": "none"}, "HS256"),
+        ({"algorithm": "HS512"}, "HS256"),
+        ({"algorithm": "HS384"}, "HS256"),
+    ],
+)
+async def test_forged_tokens_are_401(client: httpx.AsyncClient, forgery: dict[str, Any], reason: str) -> None:
+    token = forged(**forgery)
+    for method in ("GET", "POST"):
+        response = await client.request(method, "/workflows", headers=bearer(token))
+        body = assert_envelope(response, 401)
+        assert reason in body["errorMessage"]
+
+
+def test_issued_tokens_carry_the_audience() -> None:
+    issued = TokenIssuer(KEY, CLIENTS, issuer="flows").issue("app", ["orchestration:read"])
+    assert jwt.decode(issued.access_token, KEY, algorithms=["HS256"], audience="flows")["aud"] == "flows"
+    other = TokenIssuer(KEY, CLIENTS, issuer="flows", audience="flows-eu").issue("app", ["orchestration:read"])
+    with pytest.raises(InvalidToken, match="audience"):
+        TokenIssuer(KEY, CLIENTS, issuer="flows").verify(other.access_token)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_clients_from_the_flag() -> None:
+    clients = load_clients(
+        "a:x, b:y:orchestration:read , c:z:orchestration:write+ledger:read+orchestration:read,", None
+    )
+    assert clients == [
+        AuthClient("a", "x", SCOPES),
+        AuthClient("b", "y", ("orchestration:read",)),
+        AuthClient("c", "z", ("orchestration:read", "orchestration:write", "ledger:read")),
+    ]
+    assert load_clients("", None) == []
+    assert load_clients(None, None) == []
+
+
+def test_clients_from_a_file_add_to_the_flag(tmp_path: Path) -> None:
+    path = tmp_path / "clients"
+    path.write_text("# the API's clients\n\nviewer:v,1 s3cret:orchestration:read\n  # indented\nadmin:pw\n")
+    clients = load_clients("flag:f", path)
+    assert [(c.client_id, c.secret, c.scopes) for c in clients] == [
+        ("flag", "f", SCOPES),
+        ("viewer", "v,1 s3cret", ("orchestration:read",)),
+        ("admin", "pw", SCOPES),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "in_file", "message"),
+    [
+        ("just-a-s3cret", None, "entry 1: expected id:secret"),
+        ("a:x,:s3cret", None, "entry 2: expected id:secret"),
+        ("a:", None, "entry 1: expected id:secret"),
+        ("a:s3cret:", None, "scope 1 of client 'a' is not one of"),
+        ("a:s3cret:orchestration:read+", None, "scope 2 of client 'a'"),
+        ("a:old:style:s3cret", None, "scope 1 of client 'a'"),
+        ("a:s3cret:orchestration:admin", None, "scope 1 of client 'a'"),
+        ("a:s3cret:openid", None, "scope 1 of client 'a'"),
+        ("a:x,a:y", None, "entry 2: client 'a' is configured twice"),
+        ("a:x", "# comment\na:s3cret\n", "line 2: client 'a' is configured twice"),
+        (None, "ok:x\nno-secret-here\n", "line 2: expected id:secret"),
+    ],
+)
+def test_malformed_clients_are_refused_without_echoing_secrets(
+    tmp_path: Path, setting: str | None, in_file: str | None, message: str
+) -> None:
+    path = None
+    if in_file is not None:
+        path = tmp_path / "clients"
+        path.write_text(in_file)
+    with pytest.raises(ValueError, match=message) as failure:
+        load_clients(setting, path)
+    for secret in ("s3cret", "style", "admin", "no-secret-here", "just-a"):
+        assert secret not in str(failure.value)
+
+
+def test_unreadable_client_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read --auth-clients-file .*missing"):
+        load_clients(None, tmp_path / "missing")
+    with pytest.raises(ValueError, match="cannot read --auth-clients-file"):
+        load_clients(None, tmp_path)  # a directory
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"a:\xff\xfe")
+    with pytest.raises(ValueError, match="not UTF-8"):
+        load_clients(None, binary)
+
+
+def test_given_secret_from_the_flag_or_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("  from-the-file\n")
+    assert given_secret(None, path, "--x") == "from-the-file"
+    assert given_secret("from-the-flag", None, "--x") == "from-the-flag"
+    assert given_secret(None, None, "--x") is None
+    with pytest.raises(ValueError, match="give --x or --x-file, not both"):
+        given_secret("from-the-flag", path, "--x")
+    path.write_text("\n")
+    with pytest.raises(ValueError, match="--x-file .* is empty"):
+        given_secret(None, path, "--x")
+    with pytest.raises(ValueError, match="cannot read --x-file"):
+        given_secret(None, tmp_path / "missing", "--x")
+
+
+def test_client_with_scopes_is_the_first_that_has_them_all() -> None:
+    stack = ["openid", "ledger:read", "ledger:write", "wallets:write"]
+    assert client_with_scopes(CLIENTS, stack) == CLIENTS[0]
+    assert client_with_scopes(CLIENTS[2:], stack) is None
+    assert client_with_scopes(CLIENTS[2:], ["orchestration:write"]) == CLIENTS[3]
+
+
+def test_client_secrets_stay_out_of_reprs() -> None:
+    assert "s3cret" not in repr(CLIENTS[0])

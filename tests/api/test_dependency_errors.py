@@ -4,8 +4,10 @@ unexpected failure answers 500 in the envelope. Either is answered, not re-raise
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
@@ -56,15 +58,34 @@ async def test_an_unexpected_failure_answers_500_and_is_logged_once(
     database = Database(sqlalchemy_url(None, tmp_path / "flows.db"))
     await database.migrate()
     try:
-        with caplog.at_level(logging.ERROR):
-            # The health check reaches the engine, which this application lacks: a bug.
-            response = await _get(database, "/_healthcheck")
+        async with _client(database) as client:
+            created = await client.post("/workflows", json={"stages": [{"noop": {}}]})
+            workflow_id = created.json()["data"]["id"]
+            with caplog.at_level(logging.ERROR):
+                # Running reaches the engine, which this application lacks: a bug.
+                response = await client.post(f"/workflows/{workflow_id}/instances")
         assert response.status_code == 500
         assert response.json() == {"errorCode": "INTERNAL", "errorMessage": "internal error"}
         logged = [record for record in caplog.records if record.exc_info]
         assert [record.getMessage() for record in logged] == [
-            "unexpected error during GET /_healthcheck"
+            f"unexpected error during POST /workflows/{workflow_id}/instances"
         ]
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_the_healthcheck_answers_503_when_the_database_is_unreachable(
+    kind: str, tmp_path: Path
+) -> None:
+    database = _unreachable_database(kind, tmp_path)
+    try:
+        response = await _get(database, "/_healthcheck")
+        assert response.status_code == 503
+        assert response.json() == {
+            "errorCode": "INTERNAL",
+            "errorMessage": "the database is unavailable, retry later",
+        }
     finally:
         await database.close()
 
@@ -80,11 +101,17 @@ async def test_a_database_error_that_is_no_outage_answers_500(tmp_path: Path) ->
         await database.close()
 
 
-async def _get(database: Database, path: str) -> httpx.Response:
-    """GET through the real application; an exception it re-raised would fail the test."""
+@contextlib.asynccontextmanager
+async def _client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real application; an exception it re-raised would fail the test."""
     # Reads never reach Temporal: no engine is needed to show what the database does.
     found = Services(Repository(database), cast(Engine, None), version="test")
     app = create_app(found, TokenIssuer(b"k" * 32, {}, issuer="flows"))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://flows") as client:
+        yield client
+
+
+async def _get(database: Database, path: str) -> httpx.Response:
+    async with _client(database) as client:
         return await client.get(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -125,6 +127,24 @@ def test_payload_numbers_are_floats(api: Api) -> None:
     assert variables["mod"] == {"error": "invalid operation: float64 % int (1:9)\n | event.n % 2\n | ........^"}
 
 
+def test_an_amount_beyond_2_to_the_53_reaches_a_variable_exactly(api: Api) -> None:
+    # A float64 would make it 9007199254740992: a workflow would move one unit less.
+    trigger_id = create_trigger(api, vars={"amount": "event.amount"})
+    variables = test_trigger(api, trigger_id, {"amount": 2**53 + 1})["data"]["variables"]
+    assert variables == {"amount": {"value": "9007199254740993"}}
+
+
+def test_a_payload_integer_beyond_a_float_is_400(api: Api) -> None:
+    trigger_id = create_trigger(api)
+    response = httpx.post(
+        f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test",
+        content=b'{"n": 1' + b"0" * 400 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errorCode"] == "VALIDATION"
+
+
 def test_link_without_links_is_not_defined(api: Api) -> None:
     trigger_id = create_trigger(api, vars={"role": 'link(event, "source_account").role'})
     assert test_trigger(api, trigger_id, {})["data"]["variables"] == {
@@ -185,3 +205,84 @@ def test_creation_rejects_expressions_that_do_not_compile(api: Api, fields, sour
 
 def test_creation_accepts_unknown_names_and_link(api: Api) -> None:
     create_trigger(api, filter="a + b > 1", vars={"role": 'link(event, "source_account").role'})
+
+
+# -- hostile expressions (issue 8) ---------------------------------------------------------------
+
+# 28 `a`s froze Python's backtracking regex for 21 s; each `a` more doubles that.
+REDOS_PAYLOAD = {"s": "a" * 34 + "!"}
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("!" * 10_000 + "true", "compilation failed: expression nested deeper than 100 levels (1:101)"),
+        ("[" * 5_000 + "]" * 5_000, "compilation failed: expression nested deeper than 100 levels (1:51)"),
+        ("(" * 5_000, "unexpected token EOF (1:5001)"),
+        ("a+" * 50_000 + "a", "expression longer than 16384 characters"),
+        ('event.s matches "a**"', "error parsing regexp: invalid nested repetition operator: `**` (1:9)"),
+    ],
+)
+def test_creation_rejects_hostile_expressions(api: Api, source: str, message: str) -> None:
+    body = {"event": "SAVED_PAYMENT", "workflowID": create_workflow(api), "filter": source}
+    response = httpx.post(f"{api.url}/api/orchestration/v2/triggers", json=body, timeout=30)
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert answer["errorCode"] == "VALIDATION"
+    assert answer["errorMessage"].startswith("validating data: error compiling expression '")
+    assert message in answer["errorMessage"]
+    assert len(answer["errorMessage"]) < 2 * len(source) + 1_000  # the source is not echoed whole
+
+
+def test_a_catastrophic_regex_is_answered_at_once(api: Api) -> None:
+    trigger_id = create_trigger(api, filter='event.s matches "^(a+)+$"', vars={"x": "1"})
+    # The timeout is generous.
+    response = httpx.post(
+        f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test", json=REDOS_PAYLOAD, timeout=10
+    )
+    assert response.json() == {"data": {"filter": {"match": False}}}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"vars": {"ok": "event.s", "bomb": 'repeat(repeat("a", 1000000), 1000)'}},
+        {"filter": "len(map(1..10000, {len(map(1..10000, #))})) > 0"},
+        {"vars": {"range": "len(1..1000000000)"}},
+    ],
+)
+def test_an_expression_over_its_budget_is_a_400(api: Api, fields: dict[str, Any]) -> None:
+    trigger_id = create_trigger(api, **fields)
+    response = httpx.post(f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test", json={}, timeout=30)
+    assert response.status_code == 400, response.text
+    answer = response.json()
+    assert answer["errorCode"] == "VALIDATION"
+    assert "budget exceeded" in answer["errorMessage"]
+
+
+def test_the_server_keeps_answering_while_a_slow_trigger_test_runs(sqlite_api: Api) -> None:
+    api = sqlite_api
+    # Each variable runs for a few milliseconds, well within its budget; together, for seconds.
+    slow = "count(0..4999, {# % 7 == 0})"
+    trigger_id = create_trigger(api, vars={f"v{n}": slow for n in range(200)})
+    outcome: dict[str, httpx.Response] = {}
+
+    def hostile() -> None:
+        outcome["test"] = httpx.post(
+            f"{api.url}/api/orchestration/v2/triggers/{trigger_id}/test", json={}, timeout=120
+        )
+
+    worker = threading.Thread(target=hostile)
+    worker.start()
+    answered_meanwhile = 0
+    with httpx.Client(base_url=api.url, timeout=5) as client:
+        while worker.is_alive():
+            assert client.get("/_info").status_code == 200  # within 5 s
+            if worker.is_alive():
+                answered_meanwhile += 1
+            time.sleep(0.05)
+    worker.join()
+    response = outcome["test"]
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["variables"]["v199"] == {"value": "715"}
+    assert answered_meanwhile >= 3

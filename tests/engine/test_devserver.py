@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import asyncio
+import os
 import socket
 import sysconfig
 from collections.abc import AsyncIterator, Iterator

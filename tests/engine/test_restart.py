@@ -3,50 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
+import stat
 
 import httpx
 import pytest
 
+from tests.engine.helpers import (
+    create_workflow,
+    history,
+    instance,
+    run,
+    waiting_on_event,
+)
 from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[FlowsProcess]:
-    process = FlowsProcess(tmp_path / "data").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def create_workflow(url: str, stages: list[dict]) -> str:
-    response = httpx.post(f"{url}/workflows", json={"stages": stages})
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
-
-def run(url: str, workflow_id: str) -> str:
-    response = httpx.post(f"{url}/workflows/{workflow_id}/instances")
-    assert response.status_code == 201, response.text
-    return response.json()["data"]["id"]
-
-
-def instance(url: str, instance_id: str) -> dict:
-    response = httpx.get(f"{url}/instances/{instance_id}")
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
-def history(url: str, instance_id: str) -> list[dict]:
-    return httpx.get(f"{url}/instances/{instance_id}/history").json()["data"]
-
-
-def waiting_on_event(url: str, instance_id: str) -> bool:
-    entries = history(url, instance_id)
-    return bool(entries) and entries[-1]["name"] == "RunWaitEvent" and not entries[-1]["terminated"]
 
 
 def test_a_waiting_instance_survives_a_graceful_restart(service: FlowsProcess) -> None:
@@ -77,7 +47,7 @@ def test_instances_complete_after_a_crash_and_run_each_stage_once(service: Flows
 
     assert httpx.post(f"{service.url}/instances/{waiting}/events", json={"name": "go"}).status_code == 204
     for instance_id in (waiting, delaying):
-        eventually(lambda: instance(service.url, instance_id)["terminated"])
+        eventually(lambda instance_id=instance_id: instance(service.url, instance_id)["terminated"])
         ended = instance(service.url, instance_id)
         assert "error" not in ended
         assert [row["stage"] for row in ended["status"]] == [0, 1]
@@ -105,3 +75,11 @@ def test_an_instance_temporal_never_heard_of_is_ended_at_startup(service: FlowsP
 
     eventually(lambda: instance(service.url, "lost-instance")["terminated"])
     assert "Temporal state was lost" in instance(service.url, "lost-instance")["error"]
+
+
+def test_what_serve_creates_in_its_data_dir_is_private(service: FlowsProcess) -> None:
+    create_workflow(service.url, [{"noop": {}}])  # the database and its WAL written
+    assert stat.S_IMODE(service.data_dir.stat().st_mode) == 0o700
+    files = {path.name: stat.S_IMODE(path.stat().st_mode) for path in service.data_dir.iterdir()}
+    assert {"flows.db", "flows.db-wal", "temporal.db", "temporal.log", "temporal.pid"} <= set(files)
+    assert {name: mode for name, mode in files.items() if mode & 0o077} == {}

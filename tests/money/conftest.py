@@ -28,6 +28,7 @@ def remote_stack_service(
         tmp_path_factory.mktemp("stack") / "data",
         "--auth-clients",
         f"{client_id}:{secret}",
+        "--sandbox-test-hooks",
     )
     service.start()
     try:

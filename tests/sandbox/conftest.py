@@ -19,7 +19,7 @@ def sqlite_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 
 @pytest.fixture(scope="session")
-def postgres_sandbox(postgres_cluster) -> Iterator[SandboxServer]:  # noqa: ANN001
+def postgres_sandbox(postgres_cluster) -> Iterator[SandboxServer]:
     uri = postgres_cluster.create_database("flows_sandbox")
     server = SandboxServer(sqlalchemy_url(uri, None)).start()
     yield server

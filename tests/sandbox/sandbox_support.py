@@ -20,6 +20,29 @@ from tests.support.service import free_port
 START_TIMEOUT_S = 30
 
 
+class Recorder:
+    """An event sink for the sandbox: records (envelope, message id); raises instead when `failing`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, Any], str]] = []
+        self.failing = False
+        self.lock = threading.Lock()
+
+    async def __call__(self, envelope: dict[str, Any], message_id: str) -> None:
+        if self.failing:
+            raise RuntimeError("broker down")
+        with self.lock:
+            self.received.append((envelope, message_id))
+
+    def mark(self) -> int:
+        with self.lock:
+            return len(self.received)
+
+    def since(self, mark: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [envelope for envelope, _ in self.received[mark:]]
+
+
 class SandboxServer:
     """`create_sandbox_app` on a migrated database, served over HTTP until `stop()`."""
 

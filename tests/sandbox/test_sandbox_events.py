@@ -4,14 +4,13 @@ them: exact envelopes and payload shapes; nothing for a failed write, a dry run 
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import SandboxServer, transact
+from sandbox_support import Recorder, SandboxServer, transact
 from test_sandbox_payments import (
     PAYMENTS,
     account,
@@ -25,29 +24,6 @@ from tests.support.stack import new_ledger
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
 STACK_URL = "https://stack.example"
 ENVELOPE_KEYS = ["idempotency_key", "date", "app", "version", "type", "payload"]
-
-
-class Recorder:
-    """The sink: records (envelope, message id); raises instead when `failing`."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, Any], str]] = []
-        self.failing = False
-        self.lock = threading.Lock()
-
-    async def __call__(self, envelope: dict[str, Any], message_id: str) -> None:
-        if self.failing:
-            raise RuntimeError("broker down")
-        with self.lock:
-            self.received.append((envelope, message_id))
-
-    def mark(self) -> int:
-        with self.lock:
-            return len(self.received)
-
-    def since(self, mark: int) -> list[dict[str, Any]]:
-        with self.lock:
-            return [envelope for envelope, _ in self.received[mark:]]
 
 
 @pytest.fixture(scope="module")

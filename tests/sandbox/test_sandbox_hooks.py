@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sandbox_support import SandboxServer, balances
+from sqlalchemy import func, select
 
-from flows.storage.database import sqlalchemy_url
+from flows.storage.database import Database, sqlalchemy_url
+from flows.storage.sandbox_tables import sandbox_requests
 from tests.support.polling import eventually
+from tests.support.service import FlowsProcess
 from tests.support.stack import new_ledger
 
 HOOKS = "/api/sandbox"
+
+
+@pytest.fixture(scope="module")
+def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """A sandbox serving its test hooks."""
+    path = tmp_path_factory.mktemp("hooked") / "flows.sqlite"
+    server = SandboxServer(sqlalchemy_url(None, path), test_hooks=True).start()
+    yield server
+    server.stop()
 
 
 def recorded(url: str, since: int = 0, **params: Any) -> list[dict[str, Any]]:
@@ -43,8 +57,8 @@ def post_transaction(url: str, ledger: str, amount: int, key: str | None = None,
     return httpx.post(f"{url}/api/ledger/v2/{ledger}/transactions", json=body, headers=headers, timeout=timeout)
 
 
-def test_requests_are_recorded(sqlite_sandbox: SandboxServer) -> None:
-    url = sqlite_sandbox.url
+def test_requests_are_recorded(hooked: SandboxServer) -> None:
+    url = hooked.url
     ledger = new_ledger(url)
     start = last_id(url)
     post_transaction(url, ledger, 5, key="rec-1")
@@ -75,8 +89,8 @@ def test_requests_are_recorded(sqlite_sandbox: SandboxServer) -> None:
     assert after_clear["id"] > third["id"]
 
 
-def test_after_commit_hold_commits_then_waits(sqlite_sandbox: SandboxServer) -> None:
-    url = sqlite_sandbox.url
+def test_after_commit_hold_commits_then_waits(hooked: SandboxServer) -> None:
+    url = hooked.url
     ledger = new_ledger(url)
     path = f"/api/ledger/v2/{ledger}/transactions"
     hold_id = hold(url, "POST", path, "after-commit")
@@ -99,8 +113,8 @@ def test_after_commit_hold_commits_then_waits(sqlite_sandbox: SandboxServer) -> 
     assert httpx.get(f"{url}{HOOKS}/holds/{hold_id}").status_code == 404
 
 
-def test_before_commit_hold_waits_before_anything_is_written(sqlite_sandbox: SandboxServer) -> None:
-    url = sqlite_sandbox.url
+def test_before_commit_hold_waits_before_anything_is_written(hooked: SandboxServer) -> None:
+    url = hooked.url
     ledger = new_ledger(url)
     hold_id = hold(url, "POST", f"/api/ledger/v2/{ledger}/*", "before-commit")
     with ThreadPoolExecutor(1) as pool:
@@ -115,10 +129,10 @@ def test_before_commit_hold_waits_before_anything_is_written(sqlite_sandbox: San
 
 
 def test_a_caller_that_gives_up_during_a_hold_and_retries_with_its_key_moves_money_once(
-    sqlite_sandbox: SandboxServer,
+    hooked: SandboxServer,
 ) -> None:
     """What a worker killed with its request in flight sees after a restart."""
-    url = sqlite_sandbox.url
+    url = hooked.url
     ledger = new_ledger(url)
     hold_id = hold(url, "POST", f"/api/ledger/v2/{ledger}/transactions", "after-commit", count=1)
     try:
@@ -139,8 +153,8 @@ def test_a_caller_that_gives_up_during_a_hold_and_retries_with_its_key_moves_mon
     assert httpx.get(f"{url}/api/ledger/v2/{ledger}").status_code == 200
 
 
-def test_hold_requests_are_validated(sqlite_sandbox: SandboxServer) -> None:
-    url = sqlite_sandbox.url
+def test_hold_requests_are_validated(hooked: SandboxServer) -> None:
+    url = hooked.url
     for body in (
         {"method": "POST", "path": "/api/x", "when": "later"},
         {"method": "POST", "path": "relative", "when": "after-commit"},
@@ -158,7 +172,7 @@ def test_hold_requests_are_validated(sqlite_sandbox: SandboxServer) -> None:
 
 def test_the_recording_keeps_the_latest_requests_only(tmp_path_factory: pytest.TempPathFactory) -> None:
     path = tmp_path_factory.mktemp("pruned") / "flows.sqlite"
-    server = SandboxServer(sqlalchemy_url(None, path), record_limit=5).start()
+    server = SandboxServer(sqlalchemy_url(None, path), test_hooks=True, record_limit=5).start()
     try:
         for _ in range(12):
             httpx.get(f"{server.url}/api/ledger/v2/main")
@@ -166,3 +180,49 @@ def test_the_recording_keeps_the_latest_requests_only(tmp_path_factory: pytest.T
         assert ids[-1] == 12 and 5 <= len(ids) < 10 and ids == sorted(ids)
     finally:
         server.stop()
+
+
+HOOK_ROUTES = [
+    ("GET", "/requests"),
+    ("DELETE", "/requests"),
+    ("GET", "/holds"),
+    ("POST", "/holds"),
+    ("GET", "/holds/any"),
+    ("DELETE", "/holds/any"),
+]
+
+
+def assert_hooks_unknown(url: str) -> None:
+    for method, route in HOOK_ROUTES:
+        response = httpx.request(method, f"{url}{HOOKS}{route}", json={"method": "POST", "path": "/*", "when": "before-commit"})
+        assert response.status_code == 404, (method, route, response.text)
+        assert response.json()["errorCode"] == "NOT_FOUND"
+
+
+async def test_hooks_are_off_unless_enabled(tmp_path_factory: pytest.TempPathFactory) -> None:
+    url = sqlalchemy_url(None, tmp_path_factory.mktemp("unhooked") / "flows.sqlite")
+    server = SandboxServer(url).start()
+    try:
+        assert_hooks_unknown(server.url)
+        # The hold asked for above parks nothing, and nothing is recorded.
+        ledger = new_ledger(server.url)
+        assert post_transaction(server.url, ledger, 5, timeout=10).status_code == 200
+        assert balances(server.url, ledger, "users:held") == {"USD": 5}
+        database = Database(url)
+        try:
+            async with database.read() as conn:
+                assert (await conn.execute(select(func.count()).select_from(sandbox_requests))).scalar_one() == 0
+        finally:
+            await database.close()
+    finally:
+        server.stop()
+
+
+def test_flows_serve_serves_the_hooks_only_with_its_flag(tmp_path: Path, sqlite_service: FlowsProcess) -> None:
+    # The session's service runs with --sandbox-test-hooks (tests/conftest.py).
+    assert httpx.get(f"{sqlite_service.url}{HOOKS}/requests", params={"since": 0}).status_code == 200
+    service = FlowsProcess(tmp_path / "data").start()
+    try:
+        assert_hooks_unknown(service.url)
+    finally:
+        service.stop()

@@ -347,6 +347,28 @@ async def test_the_overdraft_numscript_is_exactly_the_template() -> None:
     )
 
 
+INJECTED = "a\n)\nsend [USD/2 100] (\n  source = @bank allowing unbounded overdraft\n  destination = @me"
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"who": INJECTED, "asset": "USD/2"}, f"invalid account address '{INJECTED[:40]}'"),
+        ({"who": "a", "asset": "USD/2 1] (x"}, "invalid asset 'USD/2 1] (x'"),
+    ],
+)
+async def test_variables_spliced_into_numscript_must_be_ledger_names(
+    variables: dict[str, str], message: str
+) -> None:
+    # Otherwise a variable could write postings of its own into the overdraft script.
+    params = {
+        "source": {"account": {"id": "${who}", "ledger": "l1", "allowOverdraft": True}},
+        "destination": {"account": {"id": "b", "ledger": "l2"}},
+        "amount": {"amount": 100, "asset": "${asset}"},
+    }
+    assert await failure(Send.resolve(params, variables)) == (message, [])
+
+
 async def test_source_overdraft_applies_to_the_source_account_even_through_world() -> None:
     stage = send(
         source={"account": {"id": "a", "ledger": "l1", "allowOverdraft": True}},
@@ -938,6 +960,36 @@ async def test_the_initial_amount_is_ingested_and_moved_unless_an_amount_is_give
         transaction(INTERNAL, "payment:p1", "world", leaving, amount=1000, asset="EUR/2"),
         transaction("default", "world", "foo", entering, amount=1000, asset="EUR/2"),
     ]
+
+
+async def test_a_big_initial_amount_is_ingested_and_moved_exactly() -> None:
+    big = 2**60 + 1  # beyond 2^53: a float on the way would make it 2^60
+    stack = Stack(payments=(payment("p1", initial_amount=big),))
+    stage = send(source={"payment": {"id": "p1"}}, destination={"account": {"id": "foo"}})
+    calls = await run(stage, stack)
+    assert [request["Data"]["postings"][0]["amount"] for _, request in calls[1:]] == [big] * 3
+
+
+@pytest.mark.parametrize(
+    ("initial_amount", "message"),
+    [
+        (1.5, "expected an integer in the asset's smallest unit, got 1.5"),
+        (1e3, "expected an integer in the asset's smallest unit, got 1000.0"),
+        ("100", "expected an integer"),
+        (True, "expected an integer"),
+        (None, "expected an integer"),
+        (-5, "must not be negative, got -5"),
+        (2**256, "must be at most 2^256-1"),
+    ],
+)
+async def test_a_payment_whose_initial_amount_is_not_an_integer_moves_nothing(
+    initial_amount: Any, message: str
+) -> None:
+    found = payment("p1") | {"initialAmount": initial_amount}
+    stage = send(source={"payment": {"id": "p1"}}, destination={"account": {"id": "foo"}})
+    error, calls = await failure(stage, Stack(payments=(found,)))
+    assert error.startswith(f"payment p1: initialAmount: {message}")
+    assert calls == [("GetPayment", {"id": "p1"})]
 
 
 async def test_a_payment_already_ingested_is_moved_on() -> None:

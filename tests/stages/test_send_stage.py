@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from stage_fakes import FakeStageContext
 
 from flows.stages import StageFailure
 from flows.stages.send import (
@@ -19,6 +20,7 @@ from flows.stages.send import (
     Source,
     Wallet,
 )
+from flows.workflows import resolve_stage
 
 USD = {"amount": 100, "asset": "USD"}
 
@@ -163,9 +165,9 @@ def test_variables_are_interpolated_everywhere() -> None:
 
 @pytest.mark.parametrize(
     ("written", "value"),
-    [(100, 100), (10.9, 10), ("2819", 2819), ("+5", 5), ("0", 0), (2**70, 2**70)],
+    [(100, 100), ("2819", 2819), ("0", 0), (2**70, 2**70), (str(2**60 + 1), 2**60 + 1)],
 )
-def test_amounts_are_integers_numbers_truncated(written: Any, value: int) -> None:
+def test_amounts_are_integers_taken_exactly(written: Any, value: int) -> None:
     stage = resolve(
         source={"account": {"id": "a"}},
         destination={"account": {"id": "b"}},
@@ -225,33 +227,66 @@ def test_metadata_values_are_interpolated() -> None:
 # --- run-time failures ---------------------------------------------------------------------------
 
 
-def test_amount_must_parse_as_an_integer() -> None:
+NOT_AN_INTEGER = "is not an integer (expected digits only, like 2819)"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1.5", f"'1.5' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("0.5", f"'0.5' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("1e3", f"'1e3' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("1000.0", f"'1000.0' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        (" 12", f"' 12' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("12\n", f"'12\n' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("+5", f"'+5' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("007", f"'007' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("0x10", f"'0x10' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("1_000", f"'1_000' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("NaN", f"'NaN' (from '${{amount}}') {NOT_AN_INTEGER}"),
+        ("-3", "'-3' (from '${amount}') must not be negative"),
+        ("-0", "'-0' (from '${amount}') must not be negative"),
+        ("", "required, but '${amount}' is empty"),
+        (str(2**256), f"'{str(2**256)[:40]}…' (from '${{amount}}') must be at most 2^256-1"),
+        ("9" * 1_000_000, f"'{'9' * 40}…' (from '${{amount}}') must be at most 2^256-1"),
+    ],
+)
+async def test_an_amount_variable_that_is_not_a_canonical_integer_fails_the_stage(
+    value: str, message: str
+) -> None:
+    # Resolution runs before the stage does: the failure comes before any stack call.
+    raw = {
+        "source": {"account": {"id": "a"}},
+        "destination": {"account": {"id": "b"}},
+        "amount": {"amount": "${amount}", "asset": "USD/2"},
+    }
+    ctx = FakeStageContext(datetime(2025, 1, 2, tzinfo=UTC))
+    with pytest.raises(StageFailure) as caught:
+        stage = resolve_stage("send", raw, {"amount": value})
+        await stage.run(ctx)
+    assert str(caught.value).startswith(f"send.amount.amount: {message}")
+    assert ctx.calls == []
+
+
+def test_an_amount_variable_not_given_fails_naming_it() -> None:
     message = failure(
-        {"amount": "12.5"},
         source={"account": {"id": "a"}},
         destination={"account": {"id": "b"}},
         amount={"amount": "${amount}", "asset": "USD"},
     )
-    assert message == "send.amount.amount: '12.5' (from '${amount}') is not a base-10 integer"
+    assert message == "send.amount.amount: required, but '${amount}' is empty"
 
 
-def test_amount_must_not_be_negative() -> None:
-    message = failure(
-        {"amount": "-1"},
-        source={"account": {"id": "a"}},
-        destination={"account": {"id": "b"}},
-        amount={"amount": "${amount}", "asset": "USD"},
+def test_an_amount_built_from_several_variables_is_checked_whole() -> None:
+    amount = {"amount": "${whole}${cents}", "asset": "USD/2"}
+    params = {"source": {"account": {"id": "a"}}, "destination": {"account": {"id": "b"}}}
+    stage = Send.resolve(params | {"amount": amount}, {"whole": "12", "cents": "34"})
+    assert stage.amount == Amount(amount=1234, asset="USD/2")
+    with pytest.raises(StageFailure) as caught:
+        Send.resolve(params | {"amount": amount}, {"whole": "12", "cents": ".34"})
+    assert str(caught.value) == (
+        f"send.amount.amount: '12.34' (from '${{whole}}${{cents}}') {NOT_AN_INTEGER}"
     )
-    assert message == "send.amount.amount: must not be negative, got -1"
-
-
-def test_an_amount_variable_not_given_fails() -> None:
-    message = failure(
-        source={"account": {"id": "a"}},
-        destination={"account": {"id": "b"}},
-        amount={"amount": "${amount}", "asset": "USD"},
-    )
-    assert message == "send.amount.amount: required"
 
 
 def test_the_amount_may_only_be_left_out_with_a_payment_source() -> None:

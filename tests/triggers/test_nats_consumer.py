@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from formance_sdk_python import SDK
@@ -24,9 +25,15 @@ from nats.js import api as js_api
 from tests.api.helpers import create_workflow
 from tests.conftest import Api
 from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
-from tests.support.service import FlowsProcess
-from tests.triggers.test_trigger_firing import committed, create_trigger, instance_ids, occurrences, unique_type
 from tests.support.polling import eventually
+from tests.support.service import FlowsProcess
+from tests.triggers.test_trigger_firing import (
+    committed,
+    create_trigger,
+    instance_ids,
+    occurrences,
+    unique_type,
+)
 
 ACK_WAIT_S = 2.0
 
@@ -92,7 +99,7 @@ def _consumer_config(kind: str, stack: str) -> js_api.ConsumerConfig:
 def deployment(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    postgres_cluster,  # noqa: ANN001
+    postgres_cluster,
     nats_server: NatsServer,  # noqa: F811
 ) -> Iterator[Deployment]:
     stack = "s" + uuid.uuid4().hex[:8]
@@ -186,3 +193,42 @@ def test_a_malformed_message_is_terminated_and_the_stream_goes_on(deployment: De
     sent = tagged(event_type, 2)
     publish(nats_server.url, f"{deployment.stack}.ledger", sent)
     assert_once_each(api, trigger_id, workflow_id, sent)
+
+
+def dead_letters(api: Api) -> list[dict[str, Any]]:
+    response = httpx.get(f"{api.url}/api/orchestration/v2/events/dead-letters", params={"pageSize": 100})
+    assert response.status_code == 200, response.text
+    letters: list[dict[str, Any]] = response.json()["cursor"]["data"]
+    return letters
+
+
+def test_a_poison_message_is_dead_lettered_and_never_redelivered(deployment: Deployment, nats_server: NatsServer) -> None:  # noqa: F811
+    api = deployment.api
+    workflow_id = create_workflow(api, [{"noop": {}}])
+    event_type = unique_type()
+    trigger_id = create_trigger(api, workflow_id, event_type)
+    typed = '{"type": "' + event_type + '", "payload": '
+    poison = {
+        str(uuid.uuid4()): b"{not json",
+        str(uuid.uuid4()): (typed + "[" * 600 + "]" * 600 + "}").encode(),
+        str(uuid.uuid4()): (typed + '{"s": "\\ud800"}}').encode(),
+        str(uuid.uuid4()): (typed + '{"s": "a\\u0000"}}').encode(),
+    }
+
+    async def send(js: Any) -> None:
+        for message_id, data in poison.items():
+            await js.publish(f"{deployment.stack}.ledger", data, headers={"_watermill_message_uuid": message_id})
+
+    asyncio.run(_nats(nats_server.url, send))
+    sent = tagged(event_type, 2)
+    publish(nats_server.url, f"{deployment.stack}.ledger", sent)
+    assert_once_each(api, trigger_id, workflow_id, sent)  # waits out any redelivery
+    kept = [letter for letter in dead_letters(api) if letter["messageID"] in poison]
+    assert sorted(letter["messageID"] for letter in kept) == sorted(poison)
+    assert all(letter["source"] == "nats" and letter["reason"] for letter in kept)
+
+    async def consumer(js: Any) -> Any:
+        return await js.consumer_info(deployment.stack, "orchestration")
+
+    info = asyncio.run(_nats(nats_server.url, consumer))
+    assert info.num_ack_pending == 0 and info.num_redelivered == 0

@@ -44,6 +44,8 @@ H = 60 * M
         ("-2562047h47m16.854775808s", -(2**63)),
         ("3m3m", 6 * M),  # units may repeat, in any order
         ("1s1h", H + S),
+        ("0" * 5000 + "1s", S),  # leading zeros, however many, as Go reads them
+        ("1." + "0" * 5000 + "1s", S),  # digits far below a nanosecond are dropped
     ],
 )
 def test_go_durations_parse(text: str, nanoseconds: int) -> None:
@@ -71,6 +73,8 @@ def test_go_durations_parse(text: str, nanoseconds: int) -> None:
         "1_000s",
         "2562047h47m16.854775808s",
         "9223372036854775808ns",
+        "9" * 5000 + "s",  # out of range, not a crash on a huge digit string
+        "-" + "9" * 5000 + "ns",
     ],
 )
 def test_anything_else_is_not_a_duration(text: str) -> None:

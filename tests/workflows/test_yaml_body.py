@@ -3,6 +3,7 @@
 import pytest
 
 from flows.stages import ConfigError
+from flows.workflows import validate_config
 from flows.workflows.yaml_body import load_yaml
 
 
@@ -74,6 +75,24 @@ def test_scalars_follow_the_yaml_1_2_core_schema(text: str, value: object) -> No
     assert load_yaml(f"a: {text}".encode()) == {"a": value}
 
 
+def test_big_integers_load_exactly() -> None:
+    assert load_yaml(f"a: {2**60 + 1}".encode()) == {"a": 2**60 + 1}
+    assert load_yaml(f"a: {2**256 - 1}".encode()) == {"a": 2**256 - 1}
+
+
+@pytest.mark.parametrize("amount", ["1e3", "1.5", "1000.0"])
+def test_an_amount_written_as_a_yaml_float_is_refused(amount: str) -> None:
+    body = f"""
+stages:
+  - send:
+      source: {{account: {{id: a}}}}
+      destination: {{account: {{id: b}}}}
+      amount: {{amount: {amount}, asset: USD/2}}
+"""
+    with pytest.raises(ConfigError, match=r"^stages\[0\]\.send\.amount\.amount: expected an integer"):
+        validate_config(load_yaml(body.encode()))
+
+
 def test_an_empty_body_is_null() -> None:
     assert load_yaml(b"") is None
 
@@ -94,6 +113,9 @@ def test_an_empty_body_is_null() -> None:
         (b"a: !custom x", "unsupported tag"),
         (b"a: !!float .inf", "invalid number"),
         (b"a: !!bool yes", "invalid boolean"),
+        # Beyond what Python reads or prints as a decimal integer (json.loads refuses them too).
+        (b"a: " + b"9" * 5000, "integer too large"),
+        (b"a: 0x" + b"f" * 5000, "integer too large"),
     ],
 )
 def test_yaml_beyond_json_is_rejected(body: bytes, message: str) -> None:

@@ -1,4 +1,10 @@
-"""expr-lang's builtin functions (those that take plain values; predicates live in the compiler)."""
+"""expr-lang's builtin functions (those that take plain values; predicates live in the compiler).
+
+The compiler counts the string, array or map a builtin returns against the evaluation's memory
+budget; builtins whose result can be far larger than their arguments (`repeat`, `replace`) check
+that it fits before building it, and those that loop in Python over a value take a budget step
+per element (flows.triggers.expr.budget).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from flows.triggers.expr import budget
 from flows.triggers.expr import runtime as rt
 from flows.triggers.expr.errors import Fail
 from flows.triggers.expr.gostrings import go_json_float, go_type, go_v
@@ -109,7 +116,7 @@ def _split(value: Any, separator: Any, count: Any = None) -> list[str]:
     if sep == "":
         parts = list(text)
         if limit > 0 and len(parts) > limit:
-            parts = parts[: limit - 1] + ["".join(parts[limit - 1 :])]
+            parts = [*parts[: limit - 1], "".join(parts[limit - 1 :])]
         return parts
     return text.split(sep, limit - 1) if limit > 0 else text.split(sep)
 
@@ -125,22 +132,38 @@ def _split_after(value: Any, separator: Any, count: Any = None) -> list[str]:
 
 def _replace(value: Any, old: Any, new: Any, count: Any = None) -> str:
     limit = -1 if count is None else rt.to_int(count)
-    return rt.as_string(value).replace(rt.as_string(old), rt.as_string(new), limit)
+    text, old_text, new_text = rt.as_string(value), rt.as_string(old), rt.as_string(new)
+    # An empty `old` matches between every two characters.
+    matches = text.count(old_text) if old_text else len(text) + 1
+    if limit >= 0:
+        matches = min(matches, limit)
+    budget.current().require(len(text) + matches * (len(new_text) - len(old_text)))
+    return text.replace(old_text, new_text, limit)
 
 
 def _repeat(value: Any, count: Any) -> str:
     text, n = rt.as_string(value), rt.to_int(count)
     if n < 0:
         raise Fail(f"invalid argument for repeat (expected positive integer, got {n})")
-    if n > 1_000_000:
-        raise Fail("memory budget exceeded")
+    budget.current().require(len(text) * n)
     return text * n
 
 
 def _join(value: Any, glue: Any = "") -> str:
     if type(value) is not list:
         raise Fail(f"invalid argument for join (type {go_type(value)})")
-    return rt.as_string(glue).join(rt.as_string(item) for item in value)
+    items = [rt.as_string(item) for item in _stepping(value)]
+    separator = rt.as_string(glue)
+    budget.current().require(sum(map(len, items)) + len(separator) * max(len(items) - 1, 0))
+    return separator.join(items)
+
+
+def _stepping(values: Any) -> Any:
+    """`values`, one budget step per element."""
+    step = budget.current().step
+    for value in values:
+        step()
+        yield value
 
 
 def _index_of(value: Any, sub: Any) -> int:
@@ -161,7 +184,7 @@ def _has_suffix(value: Any, suffix: Any) -> bool:
 
 def _flatten_numbers(name: str, args: tuple[Any, ...]) -> list[Any]:
     values: list[Any] = []
-    for arg in args:
+    for arg in _stepping(args):
         if type(arg) is list:
             values.extend(_flatten_numbers(name, tuple(arg)))
         elif rt.is_number(arg):
@@ -189,7 +212,7 @@ def _sum(value: Any) -> Any:
     if type(value) is not list:
         raise Fail(f"invalid argument for sum (type {go_type(value)})")
     total: Any = 0
-    for item in value:
+    for item in _stepping(value):
         total = rt.add(total, item) if rt.is_number(item) else _bad("sum", item)
     return total
 
@@ -238,13 +261,13 @@ def _encode(value: Any, indent: str) -> str:
     if kind is list:
         if not value:
             return "[]"
-        return "[\n" + ",\n".join(inner + _encode(item, inner) for item in value) + "\n" + indent + "]"
+        return "[\n" + ",\n".join(inner + _encode(item, inner) for item in _stepping(value)) + "\n" + indent + "]"
     if kind is dict:
         if not value:
             return "{}"
         items = sorted(value.items(), key=lambda item: str(item[0]))
         return "{\n" + ",\n".join(
-            inner + _encode(str(key), inner) + ": " + _encode(item, inner) for key, item in items
+            inner + _encode(str(key), inner) + ": " + _encode(item, inner) for key, item in _stepping(items)
         ) + "\n" + indent + "}"
     raise Fail(f"json: unsupported type: {go_type(value)}")
 
@@ -337,7 +360,7 @@ def _uniq(value: Any) -> list[Any]:
         raise Fail(f"cannot uniq {go_type(value)}")
     out: list[Any] = []
     for item in value:
-        if not any(rt.equal(item, seen) and type(item) is type(seen) for seen in out):
+        if not any(rt.equal(item, seen) and type(item) is type(seen) for seen in _stepping(out)):
             out.append(item)
     return out
 
@@ -355,7 +378,7 @@ def _flatten(value: Any) -> list[Any]:
     if type(value) is not list:
         raise Fail(f"cannot flatten {go_type(value)}")
     out: list[Any] = []
-    for item in value:
+    for item in _stepping(value):
         out.extend(_flatten(item) if type(item) is list else [item])
     return out
 
@@ -367,6 +390,9 @@ def _upper(value: Any) -> str:
 def _lower(value: Any) -> str:
     return rt.as_string(value).lower()
 
+
+# Builtins that return one of their arguments' elements rather than build a value.
+RETURNS_EXISTING = {"first", "last", "get"}
 
 # name → (minimum arguments, maximum arguments or None, function)
 BUILTINS: dict[str, tuple[int, int | None, Callable[..., Any]]] = {

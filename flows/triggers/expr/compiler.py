@@ -1,13 +1,16 @@
 """Parse with the lark grammar, then compile the tree into nested Python closures.
 
 Every compiled node is a function `node(ctx) -> value`; `ctx` carries the environment, the
-predicate element (`#`), its index and accumulator, and `let` variables. Nodes that can fail catch
-`Fail` from the run-time helpers and raise `ExprError` at their own position, like expr-lang.
+predicate element (`#`), its index and accumulator, `let` variables and the evaluation's budget
+(flows.triggers.expr.budget). Nodes that can fail catch `Fail` from the run-time helpers and raise
+`ExprError` at their own position, like expr-lang.
+
+The source is checked before it is compiled (length, node count, nesting depth), so that neither
+the parser nor the recursive compiler can run long or out of stack.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,13 @@ from typing import Any
 import lark
 from lark import Token, Tree
 
+from flows.triggers.expr import budget as limits
 from flows.triggers.expr import runtime as rt
-from flows.triggers.expr.builtins import BUILTINS, PREDICATES
-from flows.triggers.expr.errors import ExprError, Fail
+from flows.triggers.expr.budget import Budget
+from flows.triggers.expr.builtins import BUILTINS, PREDICATES, RETURNS_EXISTING
+from flows.triggers.expr.errors import MEMORY_EXCEEDED, TOO_DEEP, ExprError, Fail
 from flows.triggers.expr.gostrings import go_type
+from flows.triggers.expr.regex import compile_regex
 
 Node = Callable[["Ctx"], Any]
 
@@ -28,10 +34,11 @@ _PARSER = lark.Lark(
 
 
 class Ctx:
-    __slots__ = ("env", "ptr", "index", "acc", "lets")
+    __slots__ = ("acc", "budget", "env", "index", "lets", "ptr")
 
-    def __init__(self, env: dict[str, Any]):
+    def __init__(self, env: dict[str, Any], budget: Budget):
         self.env = env
+        self.budget = budget
         self.ptr: Any = None
         self.index: int = 0
         self.acc: Any = None
@@ -45,11 +52,20 @@ class Program:
         self.source = source
         self._node = node
 
-    def run(self, env: dict[str, Any] | None = None) -> Any:
+    def run(self, env: dict[str, Any] | None = None, *, budget: Budget | None = None) -> Any:
+        """The value against `env`, within `budget` (a fresh default one when not given)."""
+        budget = budget if budget is not None else Budget()
+        previous = limits.install(budget)
         try:
-            return self._node(Ctx(env if env is not None else {}))
-        except RecursionError:
-            raise ExprError("expression too deep") from None
+            return self._node(Ctx(env if env is not None else {}, budget))
+        except Fail as failure:  # a budget running out outside of any node with a position
+            raise ExprError(failure.message) from None
+        except RecursionError:  # values nested deeper than the stack (a deep payload)
+            raise ExprError(TOO_DEEP) from None
+        except MemoryError:
+            raise ExprError(MEMORY_EXCEEDED) from None
+        finally:
+            limits.install(previous)
 
     def __repr__(self) -> str:
         return f"Program({self.source!r})"
@@ -72,6 +88,15 @@ def _describe(token: Token) -> str:
 
 
 def parse(source: str) -> Tree:
+    """The syntax tree of `source`, within the limits of flows.triggers.expr.budget."""
+    if len(source) > limits.MAX_SOURCE_LENGTH:
+        raise ExprError(f"expression longer than {limits.MAX_SOURCE_LENGTH} characters")
+    tree = _parse(source)
+    _check_size(tree, source)
+    return tree
+
+
+def _parse(source: str) -> Tree:
     try:
         return _PARSER.parse(source)
     except lark.exceptions.UnexpectedToken as error:
@@ -88,6 +113,39 @@ def parse(source: str) -> Tree:
         raise ExprError(f"unrecognized character: U+{ord(char):04X} '{char}'", at, source) from None
     except lark.exceptions.UnexpectedEOF:
         raise ExprError("unexpected token EOF", len(source), source) from None
+
+
+def _check_size(tree: Tree, source: str) -> None:
+    """At most MAX_NODES nodes (as expr-lang) and MAX_DEPTH levels, walked without recursion."""
+    count = 0
+    pending: list[tuple[Any, int]] = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if not isinstance(node, Tree):
+            continue
+        count += 1
+        if count > limits.MAX_NODES:
+            raise ExprError(
+                "compilation failed: expression exceeds maximum allowed nodes", _start(node), source
+            )
+        if depth > limits.MAX_DEPTH:
+            raise ExprError(
+                f"compilation failed: expression nested deeper than {limits.MAX_DEPTH} levels",
+                _start(node),
+                source,
+            )
+        pending.extend((child, depth + 1) for child in node.children)
+
+
+def _start(tree: Tree) -> int | None:
+    """The position of the first token under `tree`."""
+    node: Any = tree
+    while isinstance(node, Tree):
+        children = [child for child in node.children if child is not None]
+        if not children:
+            return None
+        node = children[0]
+    return node.start_pos if isinstance(node, Token) else None
 
 
 def compile_source(source: str) -> Program:
@@ -119,7 +177,7 @@ def unescape(body: str, position: int, source: str) -> str:
             digits = body[i + 2 : i + 2 + size]
             if len(digits) != size or not all(c in "0123456789abcdefABCDEF" for c in digits):
                 raise ExprError("invalid char escape", position + i + 1, source)
-            out.append(chr(int(digits, 16)) if kind != "x" else chr(int(digits, 16)))
+            out.append(chr(int(digits, 16)))
             i += 2 + size
         elif kind in "01234567":
             digits = body[i + 1 : i + 4]
@@ -173,7 +231,7 @@ class _Compiler:
         return ExprError(message, position, self.source)
 
     def const(self, value: Any) -> Node:
-        node = lambda ctx: value  # noqa: E731
+        node = lambda ctx: value
         self.constants[id(node)] = value
         self.keep.append(node)
         return node
@@ -214,7 +272,21 @@ class _Compiler:
 
     def c_array(self, children: list, lets: frozenset[str]) -> Node:
         items = self.args(children[1], lets)
-        return lambda ctx: [item(ctx) for item in items]
+        position = children[0].start_pos
+        return self._allocating(lambda ctx: [item(ctx) for item in items], len(items), position)
+
+    def _allocating(self, build: Node, size: int, position: int) -> Node:
+        """A literal of `size` elements, counted against the memory budget as expr-lang does."""
+        source = self.source
+
+        def run(ctx: Ctx) -> Any:
+            try:
+                ctx.budget.allocate(size)
+            except Fail as failure:
+                raise ExprError(failure.message, position, source) from None
+            return build(ctx)
+
+        return run
 
     def c_map(self, children: list, lets: frozenset[str]) -> Node:
         pairs: list[tuple[Node, Node]] = []
@@ -237,7 +309,8 @@ class _Compiler:
                     else:
                         key = self.const(float(str(token).replace("_", "")))
                 pairs.append((key, self.compile(pair.children[-1], lets)))
-        return lambda ctx: {key(ctx): value(ctx) for key, value in pairs}
+        build: Node = lambda ctx: {key(ctx): value(ctx) for key, value in pairs}
+        return self._allocating(build, len(pairs), children[0].start_pos)
 
     def c_closure(self, children: list, lets: frozenset[str]) -> Node:
         # `{ expr }` outside of a predicate position: the expression itself.
@@ -297,7 +370,7 @@ class _Compiler:
                 k = key(ctx)
                 if type(k) is str:
                     return value.get(k)
-            elif value is None and optional or value is _SKIP:
+            elif (value is None and optional) or value is _SKIP:
                 return _SKIP
             try:
                 return fetch(value, key(ctx))
@@ -314,7 +387,7 @@ class _Compiler:
             key = self.compile(children[-1], lets)
         else:
             name = str(children[2])
-            key = lambda ctx: name  # noqa: E731
+            key = lambda ctx: name
         node = self._fetch(base, key, op.start_pos, optional)
         return node
 
@@ -362,7 +435,7 @@ class _Compiler:
         operand = self.compile(children[1], lets)
         position = op.start_pos
         if str(op) in ("not", "!"):
-            function = lambda value: not rt.as_bool(value)  # noqa: E731
+            function = lambda value: not rt.as_bool(value)
         elif str(op) == "-":
             function = rt.negate
         else:
@@ -440,13 +513,15 @@ class _Compiler:
         function = _BINARY[op]
         if self.is_const(left) and self.is_const(right):
             a, b = self.constants[id(left)], self.constants[id(right)]
-            try:
-                return self.const(function(a, b))
-            except Fail:
-                raise self.error(
-                    f"invalid operation: {op} (mismatched types {_literal_name(a)} and {_literal_name(b)})",
-                    position,
-                ) from None
+            mismatched = f"invalid operation: {op} (mismatched types {_literal_name(a)} and {_literal_name(b)})"
+            if op != "..":
+                try:
+                    return self.const(function(a, b))
+                except Fail:
+                    raise self.error(mismatched, position) from None
+            # A range is built at each run, within its budget, rather than kept in the program.
+            if type(a) is not int or type(b) is not int:
+                raise self.error(mismatched, position)
 
         # Fast paths for the comparisons of filters (`event.amount > 50`).
         if op == ">" and self.is_const(right) and rt.is_number(self.constants[id(right)]):
@@ -481,16 +556,9 @@ class _Compiler:
 
     def _matches(self, left: Node, right: Node, position: int) -> Node:
         source = self.source
-
-        def compile_regex(pattern: Any) -> re.Pattern[str]:
-            try:
-                return re.compile(rt.as_string(pattern))
-            except re.error as error:
-                raise Fail(f"error parsing regexp: {error}") from None
-
         if self.is_const(right):
             try:
-                regex = compile_regex(self.constants[id(right)])
+                regex = compile_regex(rt.as_string(self.constants[id(right)]))
             except Fail as failure:
                 raise self.error(failure.message, position) from None
 
@@ -505,7 +573,7 @@ class _Compiler:
         def run(ctx: Ctx) -> Any:
             try:
                 value = rt.as_string(left(ctx))
-                return compile_regex(right(ctx)).search(value) is not None
+                return compile_regex(rt.as_string(right(ctx))).search(value) is not None
             except Fail as failure:
                 raise ExprError(failure.message, position, source) from None
 
@@ -562,9 +630,14 @@ class _Compiler:
             if high is not None and len(args) > high:
                 raise self.error(f"too many arguments to call {name}", position)
 
+            allocates = name not in RETURNS_EXISTING
+
             def run_builtin(ctx: Ctx) -> Any:
                 try:
-                    return function(*[arg(ctx) for arg in args])
+                    value = function(*[arg(ctx) for arg in args])
+                    if allocates and type(value) in _SIZED:
+                        ctx.budget.allocate(len(value))
+                    return value
                 except Fail as failure:
                     raise ExprError(failure.message, position, source) from None
 
@@ -576,7 +649,8 @@ class _Compiler:
                 raise ExprError(f"{name} is not a function (type {go_type(function)})", position, source)
             values = [arg(ctx) for arg in args]
             try:
-                return function(*values)
+                with ctx.budget.paused():  # waiting on the stack is not the expression's work
+                    return function(*values)
             except ExprError:
                 raise
             except Exception as error:  # a function's own error is passed through as is
@@ -606,14 +680,18 @@ class _Compiler:
                 return value
             raise ExprError(_bool_message(value), position, source)
 
+        runner = _PREDICATE_RUNNERS[name]
+        allocates = name in _BUILDERS
+
         def run(ctx: Ctx) -> Any:
-            try:
-                items = rt.iterable(array(ctx))
-            except Fail as failure:
-                raise ExprError(failure.message, position, source) from None
             saved = (ctx.ptr, ctx.index, ctx.acc)
             try:
-                return _PREDICATE_RUNNERS[name](ctx, items, predicate, test, extra, position, source)
+                value = runner(ctx, rt.iterable(array(ctx)), predicate, test, extra, position, source)
+                if allocates:
+                    ctx.budget.allocate(len(value))
+                return value
+            except Fail as failure:
+                raise ExprError(failure.message, position, source) from None
             finally:
                 ctx.ptr, ctx.index, ctx.acc = saved
 
@@ -621,6 +699,8 @@ class _Compiler:
 
 
 _SKIP = object()
+_SIZED = (str, list, dict)
+_BUILDERS = {"map", "filter", "groupBy", "sortBy"}  # the predicates that build a new value
 
 
 def _bool_message(value: Any) -> str:
@@ -632,7 +712,9 @@ def _bool_message(value: Any) -> str:
 
 
 def _walk(ctx: Ctx, items: list[Any]):
+    step = ctx.budget.step
     for index, item in enumerate(items):
+        step()
         ctx.ptr, ctx.index = item, index
         yield index, item
 
@@ -738,6 +820,7 @@ def _reduce(ctx, items, predicate, test, extra, position, source):
         accumulator = items[0]
         rest = list(enumerate(items))[1:]
     for index, item in rest:
+        ctx.budget.step()
         ctx.ptr, ctx.index, ctx.acc = item, index, accumulator
         accumulator = predicate(ctx)
     return accumulator

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+MEMORY_EXCEEDED = "memory budget exceeded"  # expr-lang's text
+TIME_EXCEEDED = "time budget exceeded"
+TOO_DEEP = "expression too deep"
+
 
 class ExprError(Exception):
     """A compile or run-time error.
@@ -40,6 +44,11 @@ class ExprError(Exception):
 
     def __str__(self) -> str:
         return self._format()
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether the evaluation was stopped by a limit rather than by an error of its own."""
+        return self.message.startswith((MEMORY_EXCEEDED, TIME_EXCEEDED, TOO_DEEP))
 
 
 class Fail(Exception):

@@ -6,6 +6,9 @@ import math
 from decimal import Decimal
 from typing import Any
 
+from flows.triggers.expr import budget
+from flows.triggers.expr.errors import TOO_DEEP, ExprError, Fail
+
 
 def go_type(value: Any) -> str:
     """Go's `%T` of the value a decoded JSON document or an expression would hold."""
@@ -36,7 +39,7 @@ def assertion_type(value: Any) -> str:
 
 def _digits(value: float) -> tuple[str, int]:
     """Shortest round-trip digits and the decimal exponent: value = 0.d1d2... × 10^exp."""
-    sign, digits, exponent = Decimal(repr(abs(value))).as_tuple()
+    _, digits, exponent = Decimal(repr(abs(value))).as_tuple()
     assert isinstance(exponent, int), "only finite values have digits"
     text = "".join(str(d) for d in digits).rstrip("0") or "0"
     stripped = len("".join(str(d) for d in digits)) - len(text)
@@ -112,11 +115,12 @@ def go_v(value: Any) -> str:
         return str(value)
     if kind is float:
         return go_float_v(value)
+    step = budget.current().step  # a large value renders in a loop of its own
     if kind is list:
-        return "[" + " ".join(go_v(item) for item in value) + "]"
+        return "[" + " ".join(step() or go_v(item) for item in value) + "]"
     if kind is dict:
         items = sorted(value.items(), key=lambda item: _sort_key(item[0]))
-        return "map[" + " ".join(f"{go_v(k)}:{go_v(v)}" for k, v in items) + "]"
+        return "map[" + " ".join(step() or f"{go_v(k)}:{go_v(v)}" for k, v in items) + "]"
     return str(value)
 
 
@@ -126,14 +130,26 @@ def _sort_key(key: Any) -> tuple[int, Any]:
     return (1, str(key))
 
 
-def to_variable_string(value: Any) -> str:
+def to_variable_string(value: Any, limit: budget.Budget | None = None) -> str:
     """A variable's value as the workflow receives it (reference §9.6).
 
     float64 values (every JSON number of a payload) are written as JSON numbers (`1200000`,
     `1.5`, `1e+21`); integers in decimal; strings unchanged; `true`/`false`; nil as `<nil>`;
     maps and arrays in Go's `fmt` rendering (`map[a:1 b:2]`, `[x y]`).
+
+    Rendering a large value takes time: with `limit` (the budget of the evaluation that computed
+    the value), it counts against it. Raises `ExprError` when over it, or when the value is nested
+    too deeply to be rendered.
     """
     if type(value) is float:
         special = _special(value)
         return special if special else go_json_float(value)
-    return go_v(value)
+    previous = budget.install(limit)
+    try:
+        return go_v(value)
+    except Fail as failure:
+        raise ExprError(failure.message) from None
+    except RecursionError:  # an array built by `reduce` around itself, level after level
+        raise ExprError(f"{TOO_DEEP}: its value is nested too deeply to be rendered") from None
+    finally:
+        budget.install(previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, NoReturn
 
+from flows.triggers.expr import budget
 from flows.triggers.expr.errors import Fail
 from flows.triggers.expr.gostrings import assertion_type, go_type, go_v
 
@@ -54,6 +55,7 @@ def add(a: Any, b: Any) -> Any:
     if (ta is int or ta is float) and (tb is int or tb is float):
         return float(a) + float(b)
     if ta is str and tb is str:
+        budget.current().allocate(len(a) + len(b))
         return a + b
     raise Fail(f"invalid operation: {go_type(a)} + {go_type(b)}")
 
@@ -113,28 +115,28 @@ def _comparable(a: Any, b: Any, op: str) -> NoReturn:
 
 def lt(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
-    if (ta is int or ta is float) and (tb is int or tb is float) or (ta is str and tb is str):
+    if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a < b
     _comparable(a, b, "<")
 
 
 def gt(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
-    if (ta is int or ta is float) and (tb is int or tb is float) or (ta is str and tb is str):
+    if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a > b
     _comparable(a, b, ">")
 
 
 def le(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
-    if (ta is int or ta is float) and (tb is int or tb is float) or (ta is str and tb is str):
+    if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a <= b
     _comparable(a, b, "<=")
 
 
 def ge(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
-    if (ta is int or ta is float) and (tb is int or tb is float) or (ta is str and tb is str):
+    if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a >= b
     _comparable(a, b, ">=")
 
@@ -145,10 +147,15 @@ def deep_equal(a: Any, b: Any) -> bool:
     if ta is not tb:
         return False
     if ta is list:
-        return len(a) == len(b) and all(deep_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_equal_step(x, y) for x, y in zip(a, b, strict=True))
     if ta is dict:
-        return a.keys() == b.keys() and all(deep_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_equal_step(a[k], b[k]) for k in a)
     return a == b
+
+
+def _equal_step(a: Any, b: Any) -> bool:
+    budget.current().step()  # comparing two large values is a loop of its own
+    return deep_equal(a, b)
 
 
 def equal(a: Any, b: Any) -> bool:
@@ -173,7 +180,8 @@ def contained(needle: Any, haystack: Any) -> bool:
     if haystack is None:
         return False
     if kind is list:
-        return any(equal(item, needle) for item in haystack)
+        step = budget.current().step
+        return any(step() or equal(item, needle) for item in haystack)
     if kind is dict:
         try:
             return needle in haystack
@@ -196,8 +204,7 @@ def ends_with(a: Any, b: Any) -> bool:
 
 def make_range(a: Any, b: Any) -> list[int]:
     if type(a) is int and type(b) is int:
-        if b - a >= 1_000_000:
-            raise Fail("memory budget exceeded")
+        budget.current().allocate(max(b - a + 1, 0))
         return list(range(a, b + 1))
     raise Fail(f"invalid operation: {go_type(a)} .. {go_type(b)}")
 
