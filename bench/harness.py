@@ -3,14 +3,64 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support.service import FlowsProcess  # noqa: F401
+from flows.datadir import DataDir
+
+START_TIMEOUT_S = 60
+
+
+class FlowsProcess:
+    """`flows serve` on a free loopback port and its own data dir, output in a log beside it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir.parent / f"{data_dir.name}-serve.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> FlowsProcess:
+        command = [
+            sys.executable, "-m", "flows.cli", "serve",
+            "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir),
+        ]  # fmt: skip
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"flows serve exited early, see {self.log_path}")
+            try:
+                if httpx.get(f"{self.url}/_healthcheck", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"flows serve did not become ready, see {self.log_path}")
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -21,7 +71,7 @@ def rss_mb(pid: int) -> float:
 
 
 def temporal_pid(data_dir: Path) -> int | None:
-    pidfile = data_dir / "temporal.pid"
+    pidfile = DataDir.unlocked(data_dir).temporal_pid_path
     return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
 
 
@@ -32,9 +82,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 async def throughput(client: httpx.AsyncClient, workflow_id: str, count: int) -> float:
     started = time.perf_counter()
-    responses = await asyncio.gather(
-        *(client.post(f"/workflows/{workflow_id}/instances") for _ in range(count))
-    )
+    responses = await asyncio.gather(*(client.post(f"/workflows/{workflow_id}/instances") for _ in range(count)))
     assert all(r.status_code == 201 for r in responses), {r.status_code for r in responses}
     while True:
         running = await client.get("/instances", params={"workflowID": workflow_id, "running": "true"})

@@ -42,9 +42,7 @@ def envelope(n: int) -> dict:
 
 
 async def post_event(client: httpx.AsyncClient, n: int) -> None:
-    response = await client.post(
-        "/api/orchestration/events", json=envelope(n), headers={"Message-Uuid": str(uuid.uuid4())}
-    )
+    response = await client.post("/api/orchestration/events", json=envelope(n), headers={"Message-Uuid": str(uuid.uuid4())})
     assert response.status_code == 204, response.text
 
 

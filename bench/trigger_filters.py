@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flows.triggers import link
 from flows.triggers.expr import Program, compile
 
@@ -37,10 +34,7 @@ def events(count: int) -> list[dict]:
                 "asset": generator.choice(["USD/2", "EUR/2"]),
                 "metadata": {"kind": generator.choice(["payout", "payin"])},
                 "reference": f"ref-{generator.randint(1, 100)}",
-                "postings": [
-                    {"destination": f"users:{n}", "amount": float(generator.randint(1, 1000))}
-                    for n in range(3)
-                ],
+                "postings": [{"destination": f"users:{n}", "amount": float(generator.randint(1, 1000))} for n in range(3)],
             }
         }
         for _ in range(count)

@@ -1,4 +1,5 @@
-"""The `flows` command: serve, worker, migrate, version."""
+"""The `flows` command: serve, worker, migrate, version. Its flags are the fields of
+flows/settings.py, built from them: name, help, default, environment variable, commands."""
 
 from __future__ import annotations
 
@@ -6,94 +7,83 @@ import argparse
 import asyncio
 import logging
 import sys
+import textwrap
 from typing import Any
 
 import uvloop
+from pydantic.fields import FieldInfo
 
-from flows.settings import Settings
+from flows.errors import FlowsError
+from flows.settings import COMMANDS, MIGRATE, SERVE, WORKER, Settings, commands_of, env_name, flag_name, load_settings
 
-# (flag, help); every flag also reads the environment variable of its name in UPPER_SNAKE case.
-DATABASE_FLAGS = [
-    ("--data-dir", "where the embedded state lives (SQLite, Temporal, signing key)"),
-    ("--postgres-uri", "PostgreSQL URI, e.g. postgres://user:pw@host/db?sslmode=disable"),
-    ("--postgres-aws-enable-iam", "not supported; fails loudly"),
-]
-ENGINE_FLAGS = [
-    ("--temporal-address", "an existing Temporal frontend (default: embedded dev server)"),
-    ("--temporal-namespace", "Temporal namespace (default: default)"),
-    ("--temporal-task-queue", "Temporal task queue (default: flows)"),
-    ("--temporal-ssl-client-cert", "client certificate (PEM contents) for mTLS"),
-    ("--temporal-ssl-client-key", "client key (PEM contents) for mTLS"),
-    ("--temporal-encryption-enabled", "not supported; fails loudly"),
-    ("--stack", "stack name"),
-    ("--stack-url", "base URL of the Formance stack (default: the built-in sandbox)"),
-    ("--stack-client-id", "OAuth2 client id for the stack"),
-    ("--stack-client-secret", "OAuth2 client secret for the stack"),
-    ("--stack-client-secret-file", "file holding the --stack-client-secret (keeps it out of `ps`)"),
-    ("--topics", "NATS JetStream subjects to consume, e.g. 'prod.ledger prod.payments' (comma or space separated)"),
-    ("--nats-url", "NATS server URL: consume --topics, publish lifecycle events (e.g. nats://127.0.0.1:4222)"),
-    ("--publisher-nats-url", "the reference's name for --nats-url"),
-    ("--publisher-nats-enabled", "the reference's switch; accepted (a NATS URL alone enables NATS)"),
-    (
-        "--publisher-topic-mapping",
-        "from:to[,from:to…]: subject of the lifecycle events (topic 'orchestration'; default <stack>.orchestration)",
-    ),
-    ("--debug", "debug logs and access logs"),
-]
-SERVE_FLAGS = [
-    ("--listen", "host:port to listen on (default: 127.0.0.1:8080; ':8080' = all interfaces)"),
-    ("--worker", "also run the worker in this process (default: true)"),
-    (
-        "--auth-clients",
-        "id:secret[:scope+scope…][,…]: clients of the built-in OAuth2 issuer; after the secret, the '+'-separated"
-        " scopes the client may have (default: all), e.g. reader:s3cret:orchestration:read; no ':' or ','"
-        " in ids and secrets; none = auth off",
-    ),
-    ("--auth-clients-file", "file of --auth-clients entries, one per line, '#' comments (keeps secrets out of `ps`)"),
-    ("--auth-signing-key", "key (≥ 32 bytes) signing the issued tokens"),
-    ("--auth-signing-key-file", "file holding the --auth-signing-key"),
-    ("--auth-enabled", "external issuer; not supported yet (use --auth-clients)"),
-    ("--wait-timeout", "seconds runWorkflow?wait=true waits at most (default: 4)"),
-    ("--sandbox-test-hooks", "serve the sandbox's test hooks under /api/sandbox (recording, holds; default: false)"),
-]
-BOOLEAN_FLAGS = {
-    "--worker",
-    "--sandbox-test-hooks",
-    "--publisher-nats-enabled",
-    "--debug",
-    "--auth-enabled",
-    "--postgres-aws-enable-iam",
-    "--temporal-encryption-enabled",
+_ABOUT = {
+    SERVE: "run the API (and by default the worker)",
+    WORKER: "run a worker only",
+    MIGRATE: "apply database migrations and exit",
 }
 
 
-def _add(parser: argparse.ArgumentParser, flags: list[tuple[str, str]]) -> None:
-    for flag, help_text in flags:
-        if flag in BOOLEAN_FLAGS:
-            # `--worker`, `--worker=false`, `--worker false` all work, as with the reference.
-            parser.add_argument(flag, nargs="?", const="true", default=None, help=help_text)
-        else:
-            parser.add_argument(flag, default=None, help=help_text)
+class _HelpFormatter(argparse.HelpFormatter):
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Flag names and "[env: NAME]" stay in one piece, to be read (and searched for) as written.
+        text = " ".join(text.split()).replace("[env: ", "[env:\N{NO-BREAK SPACE}")
+        lines = textwrap.wrap(text, width, break_on_hyphens=False)
+        return [line.replace("\N{NO-BREAK SPACE}", " ") for line in lines]
+
+
+def _default_shown(field: FieldInfo) -> str | None:
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, bool):
+        return str(default).lower()
+    if default in (None, "", []):
+        return None
+    return str(default)
+
+
+def _help(name: str, field: FieldInfo) -> str:
+    default = _default_shown(field)
+    shown = f" (default: {default})" if default is not None else ""
+    return f"{field.description or ''}{shown} [env: {env_name(name)}]".replace("%", "%%")
+
+
+def _add_flag(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> None:
+    # No argparse default: a flag left out is not given, so its environment variable applies.
+    if field.annotation is bool:
+        # `--worker`, `--worker=false`, `--worker false` all work, as with the reference.
+        parser.add_argument(flag_name(name), nargs="?", const="true", metavar="true|false", help=_help(name, field))
+    else:
+        parser.add_argument(flag_name(name), metavar=env_name(name), help=_help(name, field))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flows", description="Orchestration of money flows.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the API (and by default the worker)")
-    _add(serve, SERVE_FLAGS + DATABASE_FLAGS + ENGINE_FLAGS)
-    worker = commands.add_parser("worker", help="run a worker only")
-    _add(worker, DATABASE_FLAGS + ENGINE_FLAGS)
-    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
-    _add(migrate, DATABASE_FLAGS)
+    for command in COMMANDS:
+        subparser = commands.add_parser(command, help=_ABOUT[command], description=_ABOUT[command], formatter_class=_HelpFormatter)
+        for name, field in Settings.model_fields.items():
+            if command in commands_of(field):
+                _add_flag(subparser, name, field)
     commands.add_parser("version", help="print the version")
     return parser
 
 
 def settings_from(arguments: argparse.Namespace) -> Settings:
-    given: dict[str, Any] = {
-        key: value for key, value in vars(arguments).items() if key != "command" and value is not None
-    }
-    return Settings(**given)
+    given: dict[str, Any] = {key: value for key, value in vars(arguments).items() if key != "command" and value is not None}
+    return load_settings(given)
+
+
+def _run(command: str, settings: Settings) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Migration progress is noise at every start; failures still surface as errors.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from flows import server
+
+    run = {SERVE: server.serve, WORKER: server.work, MIGRATE: server.migrate}[command]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run(settings))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,21 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"Version: {flows_version()}")
         return 0
-    settings = settings_from(arguments)
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migration progress is noise at every start; failures still surface as errors.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    from flows import server
-    from flows.datadir import DataDirLocked
-
-    run = {"serve": server.serve, "worker": server.work, "migrate": server.migrate}[arguments.command]
     try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run(settings))
-    except (server.StartupError, DataDirLocked) as error:
+        _run(arguments.command, settings_from(arguments))
+    except FlowsError as error:
         print(f"flows: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,13 +9,18 @@ directory is locked for the lifetime of the process that opened it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from flows.errors import FlowsError
 
 logger = logging.getLogger("flows")
 
@@ -24,12 +29,16 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
 
-class DataDirLocked(RuntimeError):
+class DataDirLocked(FlowsError):
     """Another process holds the data directory's lock."""
 
 
-class DataDirNotOurs(RuntimeError):
+class DataDirNotOurs(FlowsError):
     """The data directory, or something in it, belongs to another user."""
+
+
+class DataDirUnusable(FlowsError):
+    """The data directory cannot be created, made private or locked (a file, no permission)."""
 
 
 def default_data_dir() -> Path:
@@ -116,12 +125,31 @@ def open_data_dir(path: Path | str) -> DataDir:
     """Create `path` (mode 0700) if needed, make it and its files private, take its lock.
 
     Raises `DataDirLocked` if another process (or another `DataDir` in this process) holds it,
-    `DataDirNotOurs` if it belongs to another user.
+    `DataDirNotOurs` if it belongs to another user, `DataDirUnusable` if it cannot be used.
     """
     directory = Path(path).expanduser().absolute()
-    _ensure_private_dir(directory)
-    lock_fd = _acquire_lock(directory)
+    with _unusable(directory):
+        _ensure_private_dir(directory)
+        lock_fd = _acquire_lock(directory)
     return DataDir(directory, lock_fd)
+
+
+def prepare_data_dir(path: Path | str) -> DataDir:
+    """`open_data_dir` without the lock: for `flows migrate`, which may run beside a `flows serve`."""
+    directory = Path(path).expanduser().absolute()
+    with _unusable(directory):
+        _ensure_private_dir(directory)
+    return DataDir.unlocked(directory)
+
+
+@contextlib.contextmanager
+def _unusable(directory: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or str(error)
+        where = f" ({error.filename})" if error.filename and str(error.filename) != str(directory) else ""
+        raise DataDirUnusable(f"cannot use --data-dir {directory}: {reason}{where}") from error
 
 
 def _ensure_private_dir(directory: Path) -> None:
@@ -133,7 +161,7 @@ def _ensure_private_dir(directory: Path) -> None:
             directory.mkdir(mode=PRIVATE_DIR)
         except FileExistsError:
             if not directory.is_dir():
-                raise
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(directory)) from None
     tightened = _make_private(directory)
     if tightened:
         logger.warning(
@@ -152,10 +180,7 @@ def _make_private(directory: Path) -> list[str]:
     for path, is_dir in _entries(directory):
         status = path.lstat()
         if status.st_uid != os.geteuid():
-            raise DataDirNotOurs(
-                f"{path} belongs to another user (uid {status.st_uid}); "
-                "pass a --data-dir of your own"
-            )
+            raise DataDirNotOurs(f"{path} belongs to another user (uid {status.st_uid}); pass a --data-dir of your own")
         wanted = PRIVATE_DIR if is_dir else PRIVATE_FILE
         mode = stat.S_IMODE(status.st_mode)
         if mode & ~wanted:
@@ -189,10 +214,7 @@ def _acquire_lock(directory: Path) -> int:
         holder = _read_holder(fd)
         os.close(fd)
         suffix = f" (pid {holder})" if holder else ""
-        raise DataDirLocked(
-            f"another flows serve is using {directory}{suffix}; "
-            "stop it or pass a different --data-dir"
-        ) from None
+        raise DataDirLocked(f"another flows serve is using {directory}{suffix}; stop it or pass a different --data-dir") from None
     except BaseException:
         os.close(fd)
         raise

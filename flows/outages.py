@@ -15,11 +15,7 @@ _SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
 
 
 def _sqlite_unavailable(error: BaseException | None) -> bool:
-    return (
-        isinstance(error, sqlite3.Error)
-        and error.sqlite_errorcode is not None
-        and error.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE
-    )
+    return isinstance(error, sqlite3.Error) and error.sqlite_errorcode is not None and error.sqlite_errorcode & 0xFF in _SQLITE_UNAVAILABLE
 
 
 def dependency_down(error: Exception) -> bool:

@@ -7,10 +7,13 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -18,7 +21,6 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from flows.api.app import create_app
-from flows.api.services import Services
 from flows.api.tokens import (
     AuthClient,
     TokenIssuer,
@@ -28,20 +30,22 @@ from flows.api.tokens import (
     load_or_create_signing_key,
     signing_key_from_setting,
 )
-from flows.composition import WithSandbox
-from flows.datadir import DataDir, DataDirNotOurs, open_data_dir
+from flows.application import build_application
+from flows.composition import SCOPES, WithSandbox, migrate_all, migrate_sandbox
+from flows.datadir import DataDir, open_data_dir, prepare_data_dir
 from flows.engine.client import Engine
-from flows.engine.devserver import EmbeddedTemporal, read_embedded_address
+from flows.engine.devserver import EmbeddedTemporal, TemporalNotFound, TemporalStartError, read_embedded_address
 from flows.engine.reconcile import end_lost_instances, keep_reconciled
 from flows.engine.worker import build_worker
+from flows.errors import ConfigurationError, StartupError
+from flows.outages import dependency_down
 from flows.sandbox.app import create_sandbox_app
 from flows.sandbox.events import in_background
 from flows.settings import Settings
 from flows.stack.client import STACK_SCOPES, Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
-from flows.triggers.listener import EventHandler
-from flows.triggers.pipeline import start_pipeline
+from flows.triggers.pipeline import Pipeline
 
 logger = logging.getLogger("flows")
 
@@ -75,10 +79,6 @@ def _stop_on_signals(server: uvicorn.Server, on_stop: Callable[[], None]) -> Non
         loop.add_signal_handler(signum, stop)
 
 
-class StartupError(Exception):
-    """Configuration or environment that keeps the service from starting."""
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -89,20 +89,60 @@ class Runtime:
     data_dir: DataDir | None
 
 
-def _check(settings: Settings) -> None:
-    problems = settings.unsupported()
-    if problems:
-        raise StartupError("; ".join(problems))
+@dataclass(frozen=True)
+class _Secrets:
+    """What the settings' secrets say, read and checked before anything starts."""
+
+    clients: list[AuthClient]
+    """Of the built-in issuer (`--auth-clients` and its file); none: auth off."""
+    signing_key: bytes | None
+    """Given with `--auth-signing-key` (or its file); None: generated once and kept."""
+    stack_credentials: Credentials | None
+    """How the worker calls its stack: `--stack-client-*`, else a client allowed to move money."""
+
+
+def _read_secrets(settings: Settings) -> _Secrets:
+    with _configuration_errors():
+        clients = load_clients(settings.auth_clients, settings.auth_clients_file, SCOPES)
+        given_key = given_secret(settings.auth_signing_key, settings.auth_signing_key_file, "--auth-signing-key")
+        signing_key = signing_key_from_setting(given_key) if given_key else None
+    return _Secrets(clients, signing_key, _stack_credentials(settings, clients))
 
 
 @contextlib.asynccontextmanager
-async def _database(settings: Settings, data_dir: DataDir | None) -> AsyncIterator[Database]:
+async def _database(
+    settings: Settings, data_dir: DataDir | None, migrate: Callable[[Database], Awaitable[None]]
+) -> AsyncIterator[Database]:
+    """The database, reachable and migrated by `migrate`; out of reach, a `StartupError`."""
     sqlite_path = data_dir.database_path if data_dir and not settings.postgres_uri else None
     database = Database(sqlalchemy_url(settings.postgres_uri, sqlite_path))
     try:
+        try:
+            await migrate(database)
+        except Exception as error:
+            # Out of reach (refused, no such database, bad password, a file that cannot be opened)
+            # is the user's to fix; a failing migration is a bug, and keeps its traceback.
+            if not dependency_down(error):
+                raise
+            raise StartupError(f"cannot open {_database_named(settings, sqlite_path)}: {_reason(error)}") from error
         yield database
     finally:
         await database.close()
+
+
+def _database_named(settings: Settings, sqlite_path: Path | None) -> str:
+    if not settings.postgres_uri:
+        return f"the database {sqlite_path}"
+    # Never the URI itself: it may hold a password.
+    parts = urlsplit(settings.postgres_uri)
+    return f"PostgreSQL at {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path} (--postgres-uri)"
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of what the driver says (PostgreSQL's hints follow on other lines)."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 async def connect_temporal(settings: Settings, address: str) -> Client:
@@ -112,12 +152,20 @@ async def connect_temporal(settings: Settings, address: str) -> Client:
             client_cert=settings.temporal_ssl_client_cert.encode(),
             client_private_key=settings.temporal_ssl_client_key.encode(),
         )
-    return await Client.connect(
-        address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        tls=tls,
-    )
+    try:
+        return await Client.connect(
+            address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            tls=tls,
+        )
+    except RuntimeError as error:
+        # The SDK says an unreachable or malformed address this way, with the Rust error's debug form.
+        if not str(error).startswith("Failed client connect"):
+            raise
+        said = re.findall(r'(?:message|error): "([^"]+)"', str(error))
+        reason = said[-1] if said else str(error)
+        raise StartupError(f"cannot reach Temporal at {address}: {reason}") from error
 
 
 @contextlib.asynccontextmanager
@@ -130,13 +178,14 @@ async def _temporal_address(settings: Settings, data_dir: DataDir | None, embed:
     if not embed:
         address = read_embedded_address(data_dir.path)
         if address is None:
-            raise StartupError(
-                f"no --temporal-address, and no embedded Temporal of `flows serve` in {data_dir.path}"
-            )
+            raise StartupError(f"no --temporal-address, and no embedded Temporal of `flows serve` in {data_dir.path}")
         yield address
         return
     server = EmbeddedTemporal(data_dir)
-    address = await server.start()
+    try:
+        address = await server.start()
+    except (TemporalNotFound, TemporalStartError) as error:
+        raise StartupError(f"the embedded Temporal did not start: {error}") from error
     supervising = asyncio.create_task(server.supervise())
     try:
         yield address
@@ -146,28 +195,34 @@ async def _temporal_address(settings: Settings, data_dir: DataDir | None, embed:
         await server.stop()
 
 
-def _open_data_dir(settings: Settings) -> DataDir:
-    try:
-        data_dir = open_data_dir(settings.data_dir)
-    except DataDirNotOurs as error:
-        raise StartupError(str(error)) from None
+def _private_from_now() -> None:
     # What this process and its embedded Temporal create from now on (databases and their
     # -wal/-shm files, logs, keys) is private from the start, like what was tightened.
     os.umask(0o077)
+
+
+def _data_dir_of_a_serve(settings: Settings) -> DataDir:
+    """The data dir of the `flows serve` a worker runs beside; with SQLite, its database must be there."""
+    data_dir = DataDir.unlocked(settings.data_dir)
+    if not settings.postgres_uri and not data_dir.database_path.is_file():
+        raise StartupError(
+            f"no Flows database in {data_dir.path}: `flows worker` uses the one of a `flows serve` on "
+            "the same --data-dir (start it first), or the database of --postgres-uri"
+        )
     return data_dir
 
 
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[Runtime]:
     """Database migrated, Temporal reachable: what `serve` and `worker` share."""
-    _check(settings)
-    needs_dir = owns_data_dir and (not settings.postgres_uri or not settings.temporal_address)
-    data_dir = _open_data_dir(settings) if needs_dir else None
-    if data_dir is None and not owns_data_dir:
-        data_dir = DataDir.unlocked(settings.data_dir)
+    data_dir = None
+    if not owns_data_dir:
+        data_dir = _data_dir_of_a_serve(settings)
+    elif not settings.postgres_uri or not settings.temporal_address:
+        data_dir = open_data_dir(settings.data_dir)
+        _private_from_now()
     try:
-        async with _database(settings, data_dir) as database:
-            await database.migrate()
+        async with _database(settings, data_dir, Database.migrate) as database:
             async with _temporal_address(settings, data_dir, embed=owns_data_dir) as address:
                 client = await connect_temporal(settings, address)
                 repository = Repository(database)
@@ -184,21 +239,12 @@ def _configuration_errors() -> Iterator[None]:
     try:
         yield
     except ValueError as error:
-        raise StartupError(str(error)) from error
+        raise ConfigurationError(str(error)) from error
 
 
-def _auth_clients(settings: Settings) -> list[AuthClient]:
-    with _configuration_errors():
-        return load_clients(settings.auth_clients, settings.auth_clients_file)
-
-
-async def _signing_key(run: Runtime) -> bytes:
-    with _configuration_errors():
-        given = given_secret(
-            run.settings.auth_signing_key, run.settings.auth_signing_key_file, "--auth-signing-key"
-        )
-        if given:
-            return signing_key_from_setting(given)
+async def _signing_key(run: Runtime, given: bytes | None) -> bytes:
+    if given:
+        return given
     if run.settings.postgres_uri or run.data_dir is None:
         # Every process of a deployment must sign and check with the same key.
         return await run.repository.secret(SIGNING_KEY, os.urandom(32))
@@ -206,8 +252,9 @@ async def _signing_key(run: Runtime) -> bytes:
         return load_or_create_signing_key(run.data_dir.signing_key_path)
 
 
-async def _issuer(run: Runtime, clients: list[AuthClient]) -> TokenIssuer:
-    issuer = TokenIssuer(await _signing_key(run), clients, issuer="flows")
+async def _issuer(run: Runtime, secrets: _Secrets) -> TokenIssuer:
+    clients = secrets.clients
+    issuer = TokenIssuer(await _signing_key(run, secrets.signing_key), clients, issuer="flows", scopes=SCOPES)
     if issuer.enabled:
         logger.info("auth on: %d client(s) of the built-in OAuth2 issuer", len(clients))
     else:
@@ -215,20 +262,23 @@ async def _issuer(run: Runtime, clients: list[AuthClient]) -> TokenIssuer:
     return issuer
 
 
-def _stack_client(settings: Settings, sandbox_url: str | None, clients: list[AuthClient]) -> StackClient:
+def _stack_credentials(settings: Settings, clients: list[AuthClient]) -> Credentials | None:
+    """`--stack-client-id` and its secret for `--stack-url`; for the sandbox, one of `clients`."""
+    if not settings.stack_url:
+        return _sandbox_credentials(clients)
+    if not settings.stack_client_id:
+        return None
+    with _configuration_errors():
+        secret = given_secret(settings.stack_client_secret, settings.stack_client_secret_file, "--stack-client-secret")
+    return Credentials(settings.stack_client_id, secret or "")
+
+
+def _stack_client(settings: Settings, sandbox_url: str | None, secrets: _Secrets) -> StackClient:
     """The stack the worker moves money on: `--stack-url`, else the sandbox of `flows serve`."""
-    if settings.stack_url:
-        credentials = None
-        if settings.stack_client_id:
-            with _configuration_errors():
-                secret = given_secret(
-                    settings.stack_client_secret, settings.stack_client_secret_file, "--stack-client-secret"
-                )
-            credentials = Credentials(settings.stack_client_id, secret or "")
-        return StackClient(settings.stack_url, credentials)
-    if sandbox_url is None:
+    url = settings.stack_url or sandbox_url
+    if url is None:
         raise StartupError("no --stack-url, and no sandbox of a `flows serve` to use instead")
-    return StackClient(sandbox_url, _sandbox_credentials(clients))
+    return StackClient(url, secrets.stack_credentials)
 
 
 def _sandbox_credentials(clients: list[AuthClient]) -> Credentials | None:
@@ -238,7 +288,7 @@ def _sandbox_credentials(clients: list[AuthClient]) -> Credentials | None:
     client = client_with_scopes(clients, STACK_SCOPES.split())
     if client is None:
         needed = " ".join(scope for scope in STACK_SCOPES.split() if scope != "openid")
-        raise StartupError(
+        raise ConfigurationError(
             f"the worker moves money on the sandbox as a client of --auth-clients with the scopes "
             f"{needed}, and no client has them all: add one (without a scope list, a client has all)"
         )
@@ -253,36 +303,38 @@ def _own_url(settings: Settings) -> str:
 
 
 async def serve(settings: Settings) -> None:
-    clients = _auth_clients(settings)
+    secrets = _read_secrets(settings)
     async with runtime(settings, owns_data_dir=True) as run:
-        issuer = await _issuer(run, clients)
-        events = EventHandler(run.repository, run.engine)
-        services = Services(
-            repository=run.repository,
-            engine=run.engine,
+        issuer = await _issuer(run, secrets)
+        # Without --stack-url, the worker and link() call the sandbox mounted below.
+        sandbox_url = None if settings.stack_url else _own_url(settings)
+        stack = _stack_client(settings, sandbox_url, secrets)
+        pipeline = Pipeline(settings)
+        application = build_application(
+            run.repository,
+            run.engine,
             version=flows_version(),
             wait_timeout=settings.wait_timeout,
-            events=events,
+            stack=stack,
+            on_occurrence=pipeline.occurrence_recorded,
         )
-        app: ASGIApp = create_app(services, issuer)
-        sandbox_url = None
+        events = application.events.handler
+        app: ASGIApp = create_app(application, issuer)
         release_holds: Callable[[], None] = lambda: None  # noqa: E731
-        if not settings.stack_url:
+        if sandbox_url is not None:
+            await migrate_sandbox(run.database)
             # The sandbox's events go to the triggers in process (at-most-once across a crash).
             sandbox = create_sandbox_app(
                 run.database,
                 events=in_background(events.sink("sandbox")),
-                stack_url=_own_url(settings),
+                stack_url=sandbox_url,
                 test_hooks=settings.sandbox_test_hooks,
             )
             # A request parked on a test hold would otherwise keep the API from shutting down.
             release_holds = sandbox.state.sandbox.hooks.release_all
             app = WithSandbox(app, sandbox, issuer)
-            sandbox_url = _own_url(settings)
             if run.data_dir is not None:
                 run.data_dir.sandbox_url_path.write_text(sandbox_url)
-        stack = _stack_client(settings, sandbox_url, clients)
-        events.stack = stack  # link() in trigger expressions (the sandbox exists only from here)
         host, port = settings.listen_address()
         server = _ApiServer(
             uvicorn.Config(
@@ -294,12 +346,10 @@ async def serve(settings: Settings) -> None:
                 lifespan="off",
             )
         )
-        pipeline = await start_pipeline(settings, events, consume=settings.worker)
+        await pipeline.start(events, consume=settings.worker)
         worker = None
         if settings.worker:
-            worker = build_worker(
-                run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
-            )
+            worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher)
         worker_task = asyncio.create_task(worker.run()) if worker else None
         _stop_on_signals(server, release_holds)
         # Everything allocated so far lives as long as the process: keep the collector off it.
@@ -324,16 +374,18 @@ async def serve(settings: Settings) -> None:
 
 
 async def work(settings: Settings) -> None:
-    clients = _auth_clients(settings)
+    secrets = _read_secrets(settings)
     async with runtime(settings, owns_data_dir=False) as run:
         sandbox_url = None
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
-        stack = _stack_client(settings, sandbox_url, clients)
-        pipeline = await start_pipeline(settings, EventHandler(run.repository, run.engine, stack))
-        worker = build_worker(
-            run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher
+        stack = _stack_client(settings, sandbox_url, secrets)
+        pipeline = Pipeline(settings)
+        application = build_application(
+            run.repository, run.engine, version=flows_version(), stack=stack, on_occurrence=pipeline.occurrence_recorded
         )
+        await pipeline.start(application.events.handler)
+        worker = build_worker(run.client, settings.temporal_task_queue, run.repository, stack, pipeline.publisher)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -348,7 +400,9 @@ async def work(settings: Settings) -> None:
 
 
 async def migrate(settings: Settings) -> None:
-    _check(settings)
-    data_dir = None if settings.postgres_uri else DataDir.unlocked(settings.data_dir)
-    async with _database(settings, data_dir) as database:
-        await database.migrate()
+    data_dir = None
+    if not settings.postgres_uri:
+        data_dir = prepare_data_dir(settings.data_dir)
+        _private_from_now()
+    async with _database(settings, data_dir, migrate_all):
+        pass

@@ -1,15 +1,40 @@
-"""Configuration: every flag also reads the environment variable of its name (`--postgres-uri` ←
-`POSTGRES_URI`), keeping the reference implementation's names where they exist."""
+"""Configuration, in one place: each field is a flag of the `flows` command (`postgres_uri` is
+`--postgres-uri`) and an environment variable (`POSTGRES_URI`), with its help, type, default and
+the commands that take it; flows/cli.py builds the flags from these fields. The names are the
+reference implementation's where it has them.
+
+Values are parsed and checked here, once, before anything starts: `load_settings` turns every
+mistake into one `ConfigurationError` line naming the flag."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flows.datadir import default_data_dir
+from flows.errors import ConfigurationError
+
+SERVE, WORKER, MIGRATE = "serve", "worker", "migrate"
+COMMANDS = (SERVE, WORKER, MIGRATE)
+"""The commands that take flags, in the order `--help` lists them."""
+
+_DATABASE = (SERVE, WORKER, MIGRATE)
+_ENGINE = (SERVE, WORKER)
+_API = (SERVE,)
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+
+
+def _flag(help: str, commands: tuple[str, ...], *, secret: bool = False, **field: Any) -> Any:
+    """A field that is a flag of `commands`; a `secret` one's value is never quoted in errors."""
+    return Field(description=help, json_schema_extra={"commands": list(commands), "secret": secret}, **field)
 
 
 def _split(value: object) -> object:
@@ -18,63 +43,112 @@ def _split(value: object) -> object:
     return value
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port`; the reference's `:8080` form means every interface."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError("must be host:port with a port from 0 to 65535, e.g. 127.0.0.1:8080 or :8080")
+    return (host.strip("[]") or "0.0.0.0"), int(port)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    listen: str = "127.0.0.1:8080"
-    worker: bool = True
-    data_dir: Path = Field(default_factory=default_data_dir)
-    debug: bool = False
+    listen: str = _flag("host:port to listen on (':8080' = all interfaces)", _API, default="127.0.0.1:8080")
+    worker: bool = _flag("also run the worker in this process", _API, default=True)
+    auth_clients: str | None = _flag(
+        "id:secret[:scope+scope…][,…]: clients of the built-in OAuth2 issuer; after the secret, the"
+        " '+'-separated scopes the client may have (default: all), e.g. reader:s3cret:orchestration:read;"
+        " no ':' or ',' in ids and secrets; none = auth off",
+        _API,
+        secret=True,
+        default=None,
+    )
+    auth_clients_file: Path | None = _flag(
+        "file of --auth-clients entries, one per line, '#' comments (keeps secrets out of `ps`)",
+        _API,
+        default=None,
+    )
+    auth_signing_key: str | None = _flag(
+        "key (≥ 32 bytes) signing the issued tokens (default: generated once, kept in the data dir or, with PostgreSQL, in the database)",
+        _API,
+        secret=True,
+        default=None,
+    )
+    auth_signing_key_file: Path | None = _flag("file holding the --auth-signing-key", _API, default=None)
+    auth_enabled: bool = _flag("external issuer; not supported yet (use --auth-clients)", _API, default=False)
+    wait_timeout: float = _flag("seconds runWorkflow?wait=true waits at most", _API, default=4.0, gt=0, allow_inf_nan=False)
+    sandbox_test_hooks: bool = _flag(
+        "serve the sandbox's test hooks under /api/sandbox (request recording, holds parking writes): tests only",
+        _API,
+        default=False,
+    )
 
-    postgres_uri: str | None = None
-    postgres_aws_enable_iam: bool = False
+    data_dir: Path = _flag("where the embedded state lives (SQLite, Temporal, signing key)", _DATABASE, default_factory=default_data_dir)
+    postgres_uri: str | None = _flag(
+        "PostgreSQL URI, e.g. postgres://user:pw@host/db?sslmode=disable (default: SQLite in the data dir)",
+        _DATABASE,
+        secret=True,
+        default=None,
+    )
+    postgres_aws_enable_iam: bool = _flag("not supported; fails loudly", _DATABASE, default=False)
 
-    temporal_address: str | None = None
-    temporal_namespace: str = "default"
-    temporal_task_queue: str = "flows"
-    temporal_ssl_client_cert: str | None = None
-    temporal_ssl_client_key: str | None = None
-    temporal_encryption_enabled: bool = False
+    temporal_address: str | None = _flag(
+        "an existing Temporal frontend, host:port (default: an embedded dev server)", _ENGINE, default=None
+    )
+    temporal_namespace: str = _flag("Temporal namespace", _ENGINE, default="default")
+    temporal_task_queue: str = _flag("Temporal task queue", _ENGINE, default="flows")
+    temporal_ssl_client_cert: str | None = _flag("client certificate (PEM contents) for mTLS", _ENGINE, default=None)
+    temporal_ssl_client_key: str | None = _flag("client key (PEM contents) for mTLS", _ENGINE, secret=True, default=None)
+    temporal_encryption_enabled: bool = _flag("not supported; fails loudly", _ENGINE, default=False)
 
-    stack: str = ""
-    stack_url: str | None = None
-    stack_client_id: str | None = None
-    stack_client_secret: str | None = None
-    stack_client_secret_file: Path | None = None
-    topics: Annotated[list[str], NoDecode] = []
-    nats_url: str | None = None
-    publisher_nats_enabled: bool = False
-    publisher_nats_url: str | None = None
-    publisher_topic_mapping: Annotated[list[str], NoDecode] = []
-
-    auth_enabled: bool = False
-    auth_clients: str | None = None
-    auth_clients_file: Path | None = None
-    auth_signing_key: str | None = None
-    auth_signing_key_file: Path | None = None
-
-    wait_timeout: float = 4.0
-    # The sandbox's /api/sandbox hooks (request recording, holds parking writes): tests only.
-    sandbox_test_hooks: bool = False
+    stack: str = _flag("stack name", _ENGINE, default="")
+    stack_url: str | None = _flag("base URL of the Formance stack (default: the built-in sandbox)", _ENGINE, default=None)
+    stack_client_id: str | None = _flag("OAuth2 client id for the stack", _ENGINE, default=None)
+    stack_client_secret: str | None = _flag("OAuth2 client secret for the stack", _ENGINE, secret=True, default=None)
+    stack_client_secret_file: Path | None = _flag("file holding the --stack-client-secret (keeps it out of `ps`)", _ENGINE, default=None)
+    topics: Annotated[list[str], NoDecode] = _flag(
+        "NATS JetStream subjects to consume, e.g. 'prod.ledger prod.payments' (comma or space separated)",
+        _ENGINE,
+        default=[],
+    )
+    nats_url: str | None = _flag(
+        "NATS server URL: consume --topics, publish lifecycle events (e.g. nats://127.0.0.1:4222)",
+        _ENGINE,
+        default=None,
+    )
+    publisher_nats_url: str | None = _flag("the reference's name for --nats-url", _ENGINE, default=None)
+    publisher_nats_enabled: bool = _flag("the reference's switch; accepted (a NATS URL alone enables NATS)", _ENGINE, default=False)
+    publisher_topic_mapping: Annotated[list[str], NoDecode] = _flag(
+        "from:to[,from:to…]: subject of the lifecycle events (topic 'orchestration'; default <stack>.orchestration)",
+        _ENGINE,
+        default=[],
+    )
+    debug: bool = _flag("debug logs and access logs", _ENGINE, default=False)
 
     @field_validator("topics", "publisher_topic_mapping", mode="before")
     @classmethod
     def _topics(cls, value: object) -> object:
         return _split(value)
 
-    def nats_address(self) -> str | None:
-        """`--nats-url`, else the reference's `--publisher-nats-url`."""
-        return self.nats_url or self.publisher_nats_url or None
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
 
-    def listen_address(self) -> tuple[str, int]:
-        """`host:port`; the reference's `:8080` form means every interface."""
-        host, _, port = self.listen.rpartition(":")
-        if not port.isdigit():
-            raise ValueError(f"--listen must be host:port, got '{self.listen}'")
-        return (host.strip("[]") or "0.0.0.0"), int(port)
+    @field_validator("postgres_uri")
+    @classmethod
+    def _postgres_uri(cls, value: str | None) -> str | None:
+        if value:
+            scheme = urlsplit(value).scheme
+            if scheme not in POSTGRES_SCHEMES:
+                raise ValueError(f"must be a postgres:// URI, not '{scheme}:'")
+        return value or None
 
-    def unsupported(self) -> list[str]:
-        """Reference flags this service does not implement; set, they must fail loudly."""
+    @model_validator(mode="after")
+    def _supported(self) -> Settings:
+        """Reference flags this service does not implement: set, they must fail loudly."""
         problems = []
         if self.temporal_encryption_enabled:
             problems.append("--temporal-encryption-enabled (payload encryption) is not supported")
@@ -89,4 +163,69 @@ class Settings(BaseSettings):
             problems.append("--publisher-nats-enabled needs --publisher-nats-url (or --nats-url)")
         if bool(self.temporal_ssl_client_cert) != bool(self.temporal_ssl_client_key):
             problems.append("--temporal-ssl-client-cert and --temporal-ssl-client-key go together")
-        return problems
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def nats_address(self) -> str | None:
+        """`--nats-url`, else the reference's `--publisher-nats-url`."""
+        return self.nats_url or self.publisher_nats_url or None
+
+    def listen_address(self) -> tuple[str, int]:
+        """The host and port of `--listen`."""
+        return parse_listen(self.listen)
+
+
+def flag_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def env_name(field: str) -> str:
+    return field.upper()
+
+
+def commands_of(field: FieldInfo) -> list[str]:
+    extra = field.json_schema_extra
+    assert isinstance(extra, dict), "every setting is declared with _flag()"
+    commands = extra["commands"]
+    assert isinstance(commands, list)
+    return [str(command) for command in commands]
+
+
+def load_settings(given: Mapping[str, Any]) -> Settings:
+    """The settings from the flags `given` (by field name) over the environment, checked; a
+    mistake is one `ConfigurationError` naming the flag, or the variable it came from."""
+    try:
+        return Settings(**given)
+    except ValidationError as error:
+        raise ConfigurationError("; ".join(_problem(detail, given) for detail in error.errors())) from None
+
+
+_MESSAGES = {
+    "bool_parsing": "must be true or false",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "greater_than": "must be greater than {gt:g}",
+}
+
+
+def _message(detail: ErrorDetails) -> str:
+    template = _MESSAGES.get(detail["type"])
+    if template is not None:
+        return template.format(**detail.get("ctx", {}))
+    message = detail["msg"].removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _problem(detail: ErrorDetails, given: Mapping[str, Any]) -> str:
+    message = _message(detail)
+    if not detail["loc"]:
+        return message  # a check across fields, which names its flags
+    field = str(detail["loc"][0])
+    where = flag_name(field) if field in given else f"{env_name(field)} ({flag_name(field)})"
+    info = Settings.model_fields.get(field)
+    extra = info.json_schema_extra if info else None
+    secret = not isinstance(extra, dict) or extra.get("secret", True)
+    if secret:
+        return f"{where}: {message}"
+    return f"{where} {str(detail['input'])[:100]!r}: {message}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,10 +21,12 @@ from flows.api.errors import (
     UnexpectedErrors,
     error_response,
     on_api_error,
+    on_application_error,
     on_http_error,
 )
-from flows.api.services import Services, services
+from flows.api.state import application
 from flows.api.tokens import TokenIssuer
+from flows.application import Application, ApplicationError
 from flows.routing import Endpoint, routes_by_path
 
 logger = logging.getLogger("flows.api")
@@ -50,34 +51,19 @@ class CanonicalPaths:
 
 
 async def info(request: Request) -> Response:
-    return JSONResponse({"version": services(request).version})
+    return JSONResponse({"version": application(request).version})
 
 
 HEALTH_CHECK_TIMEOUT = 2.0
 """Seconds each dependency has to answer the health check: a stalled one is a down one."""
 
 
-async def _database_answers(found: Services) -> None:
-    await found.repository.db.ping()
-
-
-async def _temporal_answers(found: Services) -> None:
-    await found.engine.client.service_client.check_health()
-
-
-HEALTH_CHECKS: dict[str, Callable[[Services], Awaitable[None]]] = {
-    "the database": _database_answers,
-    "Temporal": _temporal_answers,
-}
-
-
 async def healthcheck(request: Request) -> Response:
     """200 when the database and Temporal both answer; else 503, whatever way a check failed
     (an error, a hang), so that a load balancer takes this process out and retries later."""
-    found = services(request)
-    for dependency, check in HEALTH_CHECKS.items():
+    for dependency, check in application(request).dependencies.items():
         try:
-            await asyncio.wait_for(check(found), HEALTH_CHECK_TIMEOUT)
+            await asyncio.wait_for(check(), HEALTH_CHECK_TIMEOUT)
         except Exception as error:  # noqa: BLE001 (any failure of a check is an outage)
             reason = "no answer" if isinstance(error, TimeoutError) else f"{type(error).__name__}: {error}"
             logger.warning("health check: %s is unavailable (%s)", dependency, reason)
@@ -107,15 +93,11 @@ def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
         (f"{prefix}/triggers/{{trigger_id}}", "GET", triggers.read_trigger),
         (f"{prefix}/triggers/{{trigger_id}}", "DELETE", triggers.delete_trigger),
         (f"{prefix}/triggers/{{trigger_id}}/occurrences", "GET", triggers.list_occurrences),
-        *(
-            [(f"{prefix}/triggers/{{trigger_id}}/test", "POST", triggers.test_trigger)]
-            if prefix == "/v2"
-            else []
-        ),
+        *([(f"{prefix}/triggers/{{trigger_id}}/test", "POST", triggers.test_trigger)] if prefix == "/v2" else []),
     ]
 
 
-def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
+def create_app(found: Application, issuer: TokenIssuer) -> Starlette:
     routes = [
         token_route(issuer),
         Route("/_healthcheck", healthcheck, methods=["GET"]),
@@ -132,7 +114,11 @@ def create_app(found: Services, issuer: TokenIssuer) -> Starlette:
             Middleware(CanonicalPaths),
             Middleware(AuthMiddleware, issuer=issuer),
         ],
-        exception_handlers={ApiError: on_api_error, HTTPException: on_http_error},
+        exception_handlers={
+            ApiError: on_api_error,
+            ApplicationError: on_application_error,
+            HTTPException: on_http_error,
+        },
     )
-    app.state.services = found
+    app.state.application = found
     return app

@@ -65,9 +65,7 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class _OAuthError(Exception):
     """An RFC 6749 §5.2 error answer of the token endpoint."""
 
-    def __init__(
-        self, status: int, error: str, description: str, headers: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, error: str, description: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
@@ -125,9 +123,7 @@ async def _read_form(request: Request) -> dict[str, str]:
         raise _invalid_request(f"the token request body must be {_FORM_MEDIA_TYPE}")
     raw = await _read_body_capped(request)
     try:
-        parsed = parse_qs(
-            raw.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS
-        )
+        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _invalid_request("the token request body is not a valid form") from exc
     repeated = sorted(name for name, values in parsed.items() if len(values) > 1)
@@ -167,9 +163,7 @@ def _authenticate_client(issuer: TokenIssuer, request: Request, form: Mapping[st
     return client_id
 
 
-def _client_credentials(
-    issuer: TokenIssuer, request: Request, form: Mapping[str, str]
-) -> tuple[str, str] | None:
+def _client_credentials(issuer: TokenIssuer, request: Request, form: Mapping[str, str]) -> tuple[str, str] | None:
     """Credentials from HTTP Basic or from the form body (RFC 6749 §2.3.1), never both."""
     basic = _basic_credentials(issuer, request.headers.get("authorization"))
     body_id, body_secret = form.get("client_id"), form.get("client_secret")
@@ -208,9 +202,7 @@ def _check_grant_type(form: Mapping[str, str]) -> None:
     if not grant_type:
         raise _invalid_request("grant_type is required")
     if grant_type != "client_credentials":
-        raise _OAuthError(
-            400, "unsupported_grant_type", "only the client_credentials grant is supported"
-        )
+        raise _OAuthError(400, "unsupported_grant_type", "only the client_credentials grant is supported")
 
 
 def _grant_scopes(issuer: TokenIssuer, client_id: str, form: Mapping[str, str]) -> tuple[str, ...]:
@@ -242,12 +234,7 @@ class _Rejection(Exception):
 
 _INFO_PREFIXES = ("/", "/v2/", "/api/orchestration/", "/api/orchestration/v2/")
 _EXEMPT_PATHS = frozenset(
-    {
-        f"{prefix}{leaf}{slash}"
-        for prefix in _INFO_PREFIXES
-        for leaf in ("_info", "_healthcheck")
-        for slash in ("", "/")
-    }
+    {f"{prefix}{leaf}{slash}" for prefix in _INFO_PREFIXES for leaf in ("_info", "_healthcheck") for slash in ("", "/")}
     | {TOKEN_PATH, f"{TOKEN_PATH}/"}
 )
 
@@ -331,8 +318,7 @@ def _bearer_token(scope: Scope) -> str:
     if not values:
         raise _Rejection(
             401,
-            f"missing bearer token: send 'Authorization: Bearer <token>' "
-            f"(tokens come from POST {TOKEN_PATH})",
+            f"missing bearer token: send 'Authorization: Bearer <token>' (tokens come from POST {TOKEN_PATH})",
             "Bearer",
         )
     if len(values) > 1:

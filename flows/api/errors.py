@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flows.application.errors import ApplicationError, NotFound
 from flows.outages import dependency_down
 
 logger = logging.getLogger("flows.api")
@@ -41,6 +42,15 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 async def on_api_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     return error_response(error.status, error.code, error.message)
+
+
+async def on_application_error(_request: Request, error: Exception) -> Response:
+    """A use case's refusal (flows/application/errors.py) in the envelope: the one place that
+    decides the status of each."""
+    assert isinstance(error, ApplicationError)
+    if isinstance(error, NotFound):
+        return error_response(404, NOT_FOUND, error.message)
+    return error_response(400, VALIDATION, error.message)
 
 
 async def on_http_error(_request: Request, error: Exception) -> Response:
@@ -91,5 +101,3 @@ async def on_unexpected_error(request: Request, error: Exception) -> Response:
         return error_response(503, INTERNAL, "a dependency of the service is unavailable, retry later")
     logger.exception("unexpected error during %s %s", request.method, request.url.path)
     return error_response(500, INTERNAL, "internal error")
-
-

@@ -26,18 +26,15 @@ as the API: with auth on, a token with `orchestration:write` is required.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from flows.api import rendering
 from flows.api.bodies import BodyTooLarge, read_body
-from flows.api.errors import error_response, invalid
+from flows.api.errors import error_response
 from flows.api.pagination import cursor_body, page_query
-from flows.api.services import services
-from flows.stages.timestamps import format_rfc3339
-from flows.storage.records import DeadLetterRecord
-from flows.triggers.listener import HTTP, UnprocessableEvent
+from flows.api.state import application
 
 MESSAGE_UUID = "message-uuid"
 MAX_EVENT_BODY = 4 * 1024 * 1024
@@ -45,38 +42,21 @@ MAX_EVENT_BODY = 4 * 1024 * 1024
 
 
 async def ingest_event(request: Request) -> Response:
-    handler = services(request).events
-    if handler is None:
-        raise invalid("event ingestion is not enabled on this process")
+    events = application(request).events
     message_id = request.headers.get(MESSAGE_UUID) or str(uuid.uuid4())
     try:
         body = await read_body(request, max_body=MAX_EVENT_BODY)
     except BodyTooLarge as error:
-        await handler.dead_letter(HTTP, message_id, error.message, error.received)
+        await events.refuse(message_id, error.message, error.received)
         response = error_response(error.status, error.code, error.message)
         # Else the server would go on reading (and dropping) the rest of a body of any size.
         response.headers["Connection"] = "close"
         return response
-    try:
-        await handler.receive(body, message_id, source=HTTP)
-    except UnprocessableEvent as error:
-        raise invalid(str(error)) from None
+    await events.ingest(body, message_id)
     return Response(status_code=204)
 
 
 async def list_dead_letters(request: Request) -> Response:
     query = page_query(request, dict)
-    page = await services(request).repository.list_dead_letters(query.offset, query.page_size)
-    return JSONResponse(cursor_body(query, page, _dead_letter))
-
-
-def _dead_letter(record: DeadLetterRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "receivedAt": format_rfc3339(record.received_at),
-        "source": record.source,
-        "messageID": record.message_id,
-        "reason": record.reason,
-        "raw": record.raw,
-        "rawSize": record.raw_size,
-    }
+    page = await application(request).events.dead_letters(query.offset, query.page_size)
+    return JSONResponse(cursor_body(query, page, rendering.dead_letter))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flows.stages.timestamps import format_rfc3339 as timestamp
+from flows.application import ActivityHistory, TriggerTest
+from flows.gocompat.timestamps import format_rfc3339 as timestamp
 from flows.storage.records import (
-    ActivityRecord,
+    DeadLetterRecord,
     InstanceRecord,
     OccurrenceRecord,
     StageStatusRecord,
@@ -33,9 +34,7 @@ def workflow(record: WorkflowRecord) -> dict[str, Any]:
     return _optional(body, deletedAt=record.deleted_at)
 
 
-def instance(
-    record: InstanceRecord, *, with_workflow: bool = True, with_status: bool = True
-) -> dict[str, Any]:
+def instance(record: InstanceRecord, *, with_workflow: bool = True, with_status: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {"workflowID": record.workflow_id}
     if with_workflow and record.workflow is not None:
         body["workflow"] = workflow(record.workflow)
@@ -71,21 +70,16 @@ def stage_history(record: StageStatusRecord) -> dict[str, Any]:
     return _optional(body, error=record.error, terminatedAt=record.terminated_at)
 
 
-def activity_history(
-    record: ActivityRecord,
-    *,
-    attempt: int | None = None,
-    last_failure: str | None = None,
-    next_execution: datetime | None = None,
-) -> dict[str, Any]:
+def activity_history(history: ActivityHistory) -> dict[str, Any]:
+    record = history.activity
     body: dict[str, Any] = {"name": record.name, "input": {record.name: record.input}}
     if record.output is not None:
         body["output"] = {record.name: record.output}
     _optional(body, error=record.error)
     body.update(terminated=record.terminated_at is not None, startedAt=timestamp(record.started_at))
-    _optional(body, terminatedAt=record.terminated_at, lastFailure=last_failure)
-    body["attempt"] = attempt if attempt is not None else record.attempt
-    return _optional(body, nextExecution=next_execution)
+    _optional(body, terminatedAt=record.terminated_at, lastFailure=history.last_failure)
+    body["attempt"] = history.attempt
+    return _optional(body, nextExecution=history.next_execution)
 
 
 def trigger(record: TriggerRecord) -> dict[str, Any]:
@@ -105,3 +99,28 @@ def occurrence(record: OccurrenceRecord) -> dict[str, Any]:
         body["workflowInstance"] = instance(record.instance, with_workflow=False, with_status=False)
     body.update(date=timestamp(record.date), event=record.event)
     return _optional(body, error=record.error)
+
+
+def trigger_test(result: TriggerTest) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if result.filter is not None:
+        body["filter"] = {"match": result.filter.value is True}
+        _optional(body["filter"], error=result.filter.error)
+    if result.variables is not None:
+        body["variables"] = {
+            name: {"value": evaluation.value} if evaluation.error is None else {"error": evaluation.error}
+            for name, evaluation in result.variables.items()
+        }
+    return body
+
+
+def dead_letter(record: DeadLetterRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "receivedAt": timestamp(record.received_at),
+        "source": record.source,
+        "messageID": record.message_id,
+        "reason": record.reason,
+        "raw": record.raw,
+        "rawSize": record.raw_size,
+    }

@@ -8,6 +8,9 @@ Clients are configured as `id:secret[:scope+scope…]` entries (`--auth-clients`
 or one per line in `--auth-clients-file`): everything after the secret's `:` is the list of scopes
 the client's tokens may carry; without a list, every scope. Neither id nor secret can contain `:`.
 
+The scopes themselves are the issuer's argument: the API's own are ORCHESTRATION_SCOPES, and
+whoever composes the service adds those of what it mounts beside the API (flows/composition.py).
+
 Secrets and tokens are never logged nor put in exception messages.
 """
 
@@ -21,7 +24,7 @@ import secrets
 import stat
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,21 +37,8 @@ log = logging.getLogger(__name__)
 # HS256 is only as strong as its key; RFC 7518 §3.2 asks for a key at least as long as the hash.
 MIN_KEY_BYTES = 32
 
-# The scopes the SDKs ask for (orchestration), those of the sandbox stack, which reuses this
-# issuer, and `sandbox:*` for the sandbox's test hooks under /api/sandbox (flows/composition.py).
-# Order matters only for a stable `scope` string in responses.
-SCOPES: tuple[str, ...] = (
-    "orchestration:read",
-    "orchestration:write",
-    "ledger:read",
-    "ledger:write",
-    "wallets:read",
-    "wallets:write",
-    "payments:read",
-    "payments:write",
-    "sandbox:read",
-    "sandbox:write",
-)
+# The scopes the SDKs ask for. Order matters only for a stable `scope` string in responses.
+ORCHESTRATION_SCOPES: tuple[str, ...] = ("orchestration:read", "orchestration:write")
 
 # OIDC-minded clients add `openid`; it grants nothing here, so it is echoed back but never decides
 # which real scopes are granted.
@@ -74,7 +64,7 @@ class AuthClient:
 
     client_id: str
     secret: str = dataclasses.field(repr=False)
-    scopes: tuple[str, ...] = SCOPES
+    scopes: tuple[str, ...]
 
     def has_scopes(self, wanted: Iterable[str]) -> bool:
         return set(wanted) - {OPENID_SCOPE} <= set(self.scopes)
@@ -116,8 +106,10 @@ class TokenIssuer:
     with credentials keep working) and the middleware lets every request through.
 
     Tokens carry `aud` = the audience, by default the issuer's name ("flows" in `flows serve`):
-    the API and the sandbox stack are one service behind one key, so one audience; a token minted
-    with the same key for another audience is refused.
+    the API and what is mounted beside it are one service behind one key, so one audience; a
+    token minted with the same key for another audience is refused.
+
+    `scopes` are all those it knows, granted in full when auth is off.
     """
 
     def __init__(
@@ -128,6 +120,7 @@ class TokenIssuer:
         lifetime: int = 3600,
         *,
         audience: str | None = None,
+        scopes: Sequence[str] = ORCHESTRATION_SCOPES,
         leeway: int = 10,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -141,6 +134,7 @@ class TokenIssuer:
         self._clients = {client.client_id: client for client in clients}
         self.issuer = issuer
         self.audience = audience or issuer
+        self.scopes = tuple(scopes)
         # Also the longest `exp - iat` accepted: a forged or foreign token cannot outlive ours.
         self.lifetime = lifetime
         # Several processes share the key (API nodes, workers); tolerate small clock skew.
@@ -187,7 +181,7 @@ class TokenIssuer:
 
     def _allowed_scopes(self, client_id: str) -> tuple[str, ...]:
         if not self.enabled:
-            return SCOPES  # auth off: the token guards nothing
+            return self.scopes  # auth off: the token guards nothing
         client = self._clients.get(client_id)
         return client.scopes if client is not None else ()
 
@@ -332,13 +326,12 @@ def read_secret_file(path: Path, flag: str) -> str:
     return text
 
 
-def load_clients(setting: str | None, path: Path | None) -> list[AuthClient]:
+def load_clients(setting: str | None, path: Path | None, scopes: Sequence[str] = ORCHESTRATION_SCOPES) -> list[AuthClient]:
     """The clients of `--auth-clients` (comma-separated) and of `--auth-clients-file` (one per
-    line, `#` comments and blank lines ignored), together; the same id twice is refused."""
+    line, `#` comments and blank lines ignored), together; the same id twice is refused.
+    `scopes` are those a client may list, and has all of when it lists none."""
     entries = [
-        (f"--auth-clients entry {number}", item.strip())
-        for number, item in enumerate((setting or "").split(","), start=1)
-        if item.strip()
+        (f"--auth-clients entry {number}", item.strip()) for number, item in enumerate((setting or "").split(","), start=1) if item.strip()
     ]
     if path is not None:
         lines = read_secret_file(path, "--auth-clients-file").splitlines()
@@ -349,14 +342,14 @@ def load_clients(setting: str | None, path: Path | None) -> list[AuthClient]:
         ]
     clients: dict[str, AuthClient] = {}
     for where, entry in entries:
-        client = parse_client(entry, where)
+        client = parse_client(entry, where, scopes)
         if client.client_id in clients:
             raise ValueError(f"{where}: client {client.client_id!r} is configured twice")
         clients[client.client_id] = client
     return list(clients.values())
 
 
-def parse_client(entry: str, where: str) -> AuthClient:
+def parse_client(entry: str, where: str, scopes: Sequence[str]) -> AuthClient:
     """One `id:secret[:scope+scope…]` entry. Errors name `where` and never quote the entry,
     whose secret part may be anything (an old-style secret with `:` in it included)."""
     client_id, has_secret, rest = (part.strip() for part in entry.partition(":"))
@@ -364,16 +357,16 @@ def parse_client(entry: str, where: str) -> AuthClient:
     if not has_secret or not client_id or not secret:
         raise ValueError(f"{where}: expected id:secret[:scope+scope…] with a non-empty id and secret")
     if not has_scopes:
-        return AuthClient(client_id, secret)
+        return AuthClient(client_id, secret, tuple(scopes))
     listed = [scope.strip() for scope in scope_list.split("+")]
     for number, scope in enumerate(listed, start=1):
-        if scope not in SCOPES:
+        if scope not in scopes:
             # Not quoted: with a secret containing ':', this "scope" would be part of it.
             raise ValueError(
                 f"{where}: scope {number} of client {client_id!r} is not one of "
-                f"{', '.join(SCOPES)} (scopes are '+'-separated; a secret cannot contain ':')"
+                f"{', '.join(scopes)} (scopes are '+'-separated; a secret cannot contain ':')"
             )
-    return AuthClient(client_id, secret, tuple(scope for scope in SCOPES if scope in listed))
+    return AuthClient(client_id, secret, tuple(scope for scope in scopes if scope in listed))
 
 
 def client_with_scopes(clients: Iterable[AuthClient], wanted: Iterable[str]) -> AuthClient | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from flows.engine.lifecycle import LifecyclePublisher, derive
 from flows.engine.models import Progress
 from flows.storage.records import InstanceRecord, StageStatusRecord
 from flows.storage.repository import Repository
-from flows.triggers.lifecycle import LifecyclePublisher, derive
 
 
 class Bookkeeping:

@@ -1,4 +1,4 @@
-"""How the API (and later the trigger listener) drives instances on Temporal."""
+"""How the API and the trigger listener drive instances on Temporal."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from flows.engine.failures import root_message
 from flows.engine.models import InstanceInput, Outcome
 from flows.engine.workflow import InstanceWorkflow
 
@@ -135,7 +136,7 @@ class Engine:
                     await handle.execute_update(InstanceWorkflow.deliver_event, name, id=update_id)  # type: ignore[unused-coroutine]
                 return
             except WorkflowUpdateFailedError as error:
-                raise EventRejected(_message(error)) from error
+                raise EventRejected(root_message(error)) from error
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     raise InstanceNotRunning() from error
@@ -208,9 +209,3 @@ class Engine:
                 )
             )
         return pending
-
-
-def _message(error: BaseException) -> str:
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return getattr(error, "message", None) or str(error)

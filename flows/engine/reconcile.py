@@ -42,9 +42,7 @@ _CLOSED_OUTSIDE = "ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed')"
 _BATCH = 500
 
 
-async def keep_reconciled(
-    repository: Repository, engine: Engine, interval: float = RECONCILE_INTERVAL
-) -> None:
+async def keep_reconciled(repository: Repository, engine: Engine, interval: float = RECONCILE_INTERVAL) -> None:
     """Forever: end the instances whose workflow Temporal closed. The first look covers all
     time (what happened while no Flows ran); each later one only what closed since the last."""
     since: datetime | None = None
@@ -67,10 +65,7 @@ async def keep_reconciled(
 
 async def reconcile_closed(repository: Repository, engine: Engine, since: datetime | None) -> int:
     """End the instances whose workflow Temporal closed (after `since`); how many were ended."""
-    query = (
-        f"TaskQueue = {_quoted(engine.task_queue)} AND WorkflowType = 'Instance' "
-        f"AND {_CLOSED_OUTSIDE}"
-    )
+    query = f"TaskQueue = {_quoted(engine.task_queue)} AND WorkflowType = 'Instance' AND {_CLOSED_OUTSIDE}"
     if since is not None:
         query += f" AND CloseTime > '{since.isoformat()}'"
     ended = 0
@@ -128,9 +123,7 @@ async def end_instance(repository: Repository, instance_id: str, error: str) -> 
 async def _still_running(repository: Repository, instance_ids: Iterable[str]) -> list[str]:
     table = workflow_instances
     async with repository.db.read() as conn:
-        result = await conn.execute(
-            select(table.c.id).where(table.c.id.in_(list(instance_ids)), table.c.terminated.is_(False))
-        )
+        result = await conn.execute(select(table.c.id).where(table.c.id.in_(list(instance_ids)), table.c.terminated.is_(False)))
         return list(result.scalars())
 
 

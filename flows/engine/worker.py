@@ -7,11 +7,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from flows.engine.bookkeeping import Bookkeeping
+from flows.engine.lifecycle import LifecyclePublisher
 from flows.engine.workflow import InstanceWorkflow
 from flows.stack.activities import StackActivities
 from flows.stack.client import StackClient
 from flows.storage.repository import Repository
-from flows.triggers.lifecycle import LifecyclePublisher
 
 # Sized for a 2-core machine: enough in flight to keep Temporal busy, few enough that a workflow
 # task running its local activities never nears the 10 s workflow task timeout.

@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from flows.engine.bookkeeping import Bookkeeping
+    from flows.engine.failures import root_message
     from flows.engine.models import (
         CANCELED,
         MAX_PENDING_EVENTS,
@@ -27,11 +28,10 @@ with workflow.unsafe.imports_passed_through():
         StageProgress,
     )
     from flows.stack.activities import NON_RETRYABLE
-    from flows.stages import STAGES
-    from flows.stages.base import Stage, StageFailure
+    from flows.stages import Stage, StageFailure, resolve_stage
 
 RECORD_TIMEOUT = timedelta(seconds=30)
-# Reference §6: money flows must outlast outages, so stack calls retry with capped backoff forever.
+# docs/stages.md (retries and final errors): money flows must outlast outages, so stack calls retry with capped backoff forever.
 STACK_CALL_TIMEOUT = timedelta(seconds=60)
 STACK_CALL_HEARTBEAT = timedelta(seconds=10)
 STACK_RETRY = RetryPolicy(
@@ -60,9 +60,7 @@ class InstanceWorkflow:
     @deliver_event.validator
     def _accept_event(self, name: str) -> None:
         if len(self._events) >= MAX_PENDING_EVENTS:
-            raise ApplicationError(
-                f"instance already has {MAX_PENDING_EVENTS} pending events", non_retryable=True
-            )
+            raise ApplicationError(f"instance already has {MAX_PENDING_EVENTS} pending events", non_retryable=True)
 
     @workflow.run
     async def run(self, instance: InstanceInput) -> Outcome:
@@ -86,16 +84,14 @@ class InstanceWorkflow:
         await self._terminate(error)
         return Outcome(error=error)
 
-    async def _run_stage(
-        self, number: int, entry: dict[str, Any], variables: dict[str, str]
-    ) -> str | None:
+    async def _run_stage(self, number: int, entry: dict[str, Any], variables: dict[str, str]) -> str | None:
         """Run one stage; the error that ends the instance, or None."""
         kind, raw = next(iter(entry.items()))
         status = StageProgress(number=number, started_at=workflow.now())
         self._stage_number, self._activities_started = number, 0
         self._touch(status)
         try:
-            stage: Stage = STAGES[kind].resolve(raw, variables)
+            stage: Stage = resolve_stage(kind, raw, variables)
             status.name = stage.history_name
             status.input = stage.history_input()
             await stage.run(_Context(self))
@@ -103,7 +99,7 @@ class InstanceWorkflow:
             return self._end_stage(status, str(failure))
         except (asyncio.CancelledError, ActivityError) as failure:
             if not _is_cancellation(failure):
-                return self._end_stage(status, _root_message(failure))
+                return self._end_stage(status, root_message(failure))
             self._end_stage(status, CANCELED)
             raise asyncio.CancelledError() from failure
         except Exception as crash:  # noqa: BLE001  (any bug in stage code ends the stage)
@@ -146,9 +142,7 @@ class InstanceWorkflow:
         """Write what changed since the last write, if anything did."""
         if self._instance_saved and not self._unsaved:
             return
-        progress = self._require_progress().model_copy(
-            update={"stages": sorted(self._unsaved.values(), key=lambda s: s.number)}, deep=True
-        )
+        progress = self._require_progress().model_copy(update={"stages": sorted(self._unsaved.values(), key=lambda s: s.number)}, deep=True)
         await workflow.execute_local_activity_method(
             Bookkeeping.record_progress,
             progress,
@@ -179,7 +173,7 @@ class InstanceWorkflow:
                 raise
             cause = failure.cause
             code = cause.type if isinstance(cause, ApplicationError) else None
-            raise StageFailure(_root_message(failure), code) from failure
+            raise StageFailure(root_message(failure), code) from failure
 
     async def wait_event(self, name: str) -> None:
         if name not in self._events:
@@ -213,10 +207,3 @@ def _is_cancellation(error: BaseException) -> bool:
     if isinstance(error, asyncio.CancelledError):
         return True
     return isinstance(error, ActivityError) and isinstance(error.cause, CancelledError)
-
-
-def _root_message(error: BaseException) -> str:
-    """The innermost failure's message: for a remote error, the remote's own text."""
-    while error.__cause__ is not None:
-        error = error.__cause__
-    return getattr(error, "message", None) or str(error)

@@ -43,6 +43,7 @@ DEFAULT_LEDGERS: Mapping[str, str] = {
     WALLETS_LEDGER: WALLETS_LEDGER,
 }
 
+
 @dataclass
 class Sandbox:
     """What the endpoints reach through `request.app.state.sandbox`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Ledger v2 codes (stack-apis §1.6).
+# Ledger v2 codes (docs/sandbox.md, input checks).
 VALIDATION = "VALIDATION"
 INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
 COMPILATION_FAILED = "COMPILATION_FAILED"
@@ -14,7 +14,7 @@ NOT_FOUND = "NOT_FOUND"
 LEDGER_NOT_FOUND = "LEDGER_NOT_FOUND"
 LEDGER_ALREADY_EXISTS = "LEDGER_ALREADY_EXISTS"
 INTERNAL = "INTERNAL"
-# Wallets (§2.3) and Payments (§3.7) codes that differ from the ledger's.
+# Wallets and Payments codes that differ from the ledger's (docs/sandbox.md).
 INTERNAL_ERROR = "INTERNAL_ERROR"
 INVALID_ID = "INVALID_ID"
 MISSING_OR_INVALID_BODY = "MISSING_OR_INVALID_BODY"

@@ -1,17 +1,17 @@
-"""The events the sandbox stack publishes, as the real services publish them (stack-apis §4).
+"""The events the sandbox stack publishes, as the real services publish them (docs/sandbox.md, events).
 
-After each committed write the sandbox hands one Formance envelope (§4.1) to an `EventSink`,
+After each committed write the sandbox hands one Formance envelope (docs/events.md) to an `EventSink`,
 with a fresh message id (what a broker's `Message-Uuid` would be):
 
-* ledger, version `v2` (§4.3): `COMMITTED_TRANSACTIONS` for every created transaction (also the
+* ledger, version `v2`: `COMMITTED_TRANSACTIONS` for every created transaction (also the
   ones Wallets writes for credits, debits and holds), `SAVED_METADATA` for account metadata
   (also Wallets' wallet and balance creation and updates), `REVERTED_TRANSACTION` for a revert;
-* payments, version `v1` (§4.4, the v1 service whose API the sandbox serves): `SAVED_PAYMENT`
-  (payment created, re-created or its metadata updated; `links` to its accounts, §4.5),
+* payments, version `v1` (the v1 service whose API the sandbox serves): `SAVED_PAYMENT`
+  (payment created, re-created or its metadata updated; `links` to its accounts),
   `SAVED_ACCOUNT` (account created), `SAVED_TRANSFER_INITIATION` (created or status updated).
 
 Nothing is published for a dry run, a failed (rolled back) write, or an idempotent replay. The
-last differs from ledger v2.4.12, which publishes again on every replay (§1.7): in the sandbox a
+last differs from ledger v2.4.12, which publishes again on every replay (docs/differences.md#22): in the sandbox a
 replayed write, e.g. a retried workflow stage, does not fire triggers a second time.
 
 A sink failure is logged, never returned to the stack's client: the write has committed.
@@ -48,7 +48,7 @@ SAVED_TRANSFER_INITIATION = "SAVED_TRANSFER_INITIATION"
 
 
 def envelope(app: str, version: str, event_type: str, payload: Any) -> dict[str, Any]:
-    """The Formance envelope (§4.1); the ledger and payments v1 leave `idempotency_key` empty."""
+    """The Formance envelope (docs/events.md); the ledger and payments v1 leave `idempotency_key` empty."""
     return {
         "idempotency_key": "",
         "date": format_time(now()),
@@ -74,7 +74,7 @@ class Publisher:
         except Exception:
             logger.exception("sandbox: publishing %s failed", event_type)
 
-    # -- ledger (§4.3) ----------------------------------------------------------------------
+    # -- ledger ----------------------------------------------------------------------------
 
     async def committed_transaction(
         self, ledger: str, transaction: dict[str, Any], account_metadata: Mapping[str, Mapping[str, str]]
@@ -94,7 +94,7 @@ class Publisher:
         payload = {"ledger": ledger, "revertedTransaction": reverted, "revertTransaction": revert}
         await self.publish(LEDGER_APP, LEDGER_VERSION, REVERTED_TRANSACTION, payload)
 
-    # -- payments v1 (§4.4) -----------------------------------------------------------------
+    # -- payments v1 -----------------------------------------------------------------------
 
     async def saved_payment(self, payment: Mapping[str, Any], stack_url: str) -> None:
         await self.publish(PAYMENTS_APP, PAYMENTS_VERSION, SAVED_PAYMENT, payment_payload(payment, stack_url))

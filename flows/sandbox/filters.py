@@ -48,7 +48,7 @@ def _node(node: Any) -> Predicate:
         child = _node(argument)
         return lambda record: not child(record)
     if operator == "$exists":
-        if not isinstance(argument, dict) or list(argument) != ["metadata"]:
+        if not isinstance(argument, dict) or list(argument) != ["metadata"] or not isinstance(argument["metadata"], str):
             raise validation('invalid query: $exists expects {"metadata": "<key>"}')
         key = argument["metadata"]
         return lambda record: key in record.get("metadata", {})
@@ -71,15 +71,14 @@ def _match(argument: Any) -> Predicate:
     if name.startswith("metadata[") and name.endswith("]"):
         key = name[len("metadata[") : -1]
         return lambda record: record.get("metadata", {}).get(key) == value
+    if name in ("address", "account", "source", "destination") and not isinstance(value, str):
+        raise validation(f"invalid query: {name} matches a string")
     if name == "address":
-        return lambda record: _address_matches(str(value), record["address"])
+        # Only accounts have an address: a transaction never matches one.
+        return lambda record: isinstance(record.get("address"), str) and _address_matches(value, record["address"])
     if name in ("account", "source", "destination"):
         roles = ("source", "destination") if name == "account" else (name,)
-        return lambda record: any(
-            _address_matches(str(value), posting[role])
-            for posting in record.get("postings", [])
-            for role in roles
-        )
+        return lambda record: any(_address_matches(value, posting[role]) for posting in record.get("postings", []) for role in roles)
     if name in ("reference", "id", "reverted"):
         return lambda record: record.get(name) == value
     raise validation(f"invalid query: unknown field {name!r} in $match")
@@ -88,10 +87,11 @@ def _match(argument: Any) -> Predicate:
 def _comparison(operator: str, argument: Any) -> Predicate:
     name, value = _single(argument, operator)
     compare = _COMPARISONS[operator]
+    if name.startswith("balance") or name == "id":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise validation(f"invalid query: {name} compares with integers")
     if name.startswith("balance[") and name.endswith("]"):
         asset = name[len("balance[") : -1]
-        if not isinstance(value, int):
-            raise validation("invalid query: balances compare with integers")
         return lambda record: compare(record.get("balances", {}).get(asset, 0), value)
     if name == "balance":
         return lambda record: any(compare(b, value) for b in record.get("balances", {}).values())
@@ -107,7 +107,7 @@ def _comparison(operator: str, argument: Any) -> Predicate:
 
         return dated
     if name == "id":
-        return lambda record: compare(record["id"], value)
+        return lambda record: isinstance(record.get("id"), int) and compare(record["id"], value)
     raise validation(f"invalid query: unknown field {name!r} in {operator}")
 
 

@@ -59,8 +59,8 @@ from flows.sandbox.rendering import (
     read_json,
     request_refusal,
 )
+from flows.sandbox.tables import sandbox_requests
 from flows.storage.database import Database
-from flows.storage.sandbox_tables import sandbox_requests
 
 logger = logging.getLogger("flows.sandbox")
 
@@ -148,9 +148,7 @@ class Hooks:
 
     # -- recording --------------------------------------------------------------------------
 
-    async def record(
-        self, method: str, path: str, query: str, key: str | None, body: bytes, status: int
-    ) -> None:
+    async def record(self, method: str, path: str, query: str, key: str | None, body: bytes, status: int) -> None:
         if not self.record_requests:
             return
         async with self.db.write() as conn:

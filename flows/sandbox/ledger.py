@@ -1,4 +1,4 @@
-"""The sandbox ledger: a double-entry ledger on the service's database (stack-apis §1).
+"""The sandbox ledger: a double-entry ledger on the service's database (docs/sandbox.md).
 
 Every write runs in one database transaction that holds, until commit, everything the ledger's
 rules depend on:
@@ -56,14 +56,14 @@ from flows.sandbox.ledger_model import (
 from flows.sandbox.names import MAX_AMOUNT, is_ledger_name
 from flows.sandbox.numscript import Posting, Program, execute, postings_program
 from flows.sandbox.rendering import now
-from flows.storage.database import Database, Reader
-from flows.storage.sandbox_tables import (
+from flows.sandbox.tables import (
     sandbox_accounts,
     sandbox_idempotency_keys,
     sandbox_ledgers,
     sandbox_transactions,
     sandbox_volumes,
 )
+from flows.storage.database import Database, Reader
 
 __all__ = ["DEFAULT_BUCKET", "AccountView", "Ledger", "TransactionRequest", "WriteResult", "render_transaction"]
 
@@ -74,6 +74,7 @@ WRITE_ATTEMPTS = 5
 _RETRYABLE_STATES = frozenset({"40001", "40P01"})
 # Candidate rows read per step when a list is filtered in Python.
 _SCAN_BATCH = 500
+
 
 class _Retry(Exception):
     """Start the write over: another request committed what this one raced for."""
@@ -88,9 +89,7 @@ class _DryRun(Exception):
 class Ledger:
     """The ledger's operations; the HTTP layer (ledger_api) and Wallets both go through here."""
 
-    def __init__(
-        self, database: Database, *, auto_create_ledgers: bool = False, events: Publisher | None = None
-    ) -> None:
+    def __init__(self, database: Database, *, auto_create_ledgers: bool = False, events: Publisher | None = None) -> None:
         self.db = database
         self.auto_create = auto_create_ledgers
         # Events are published once a write has committed, never for a replay or a dry run.
@@ -137,11 +136,7 @@ class Ledger:
     async def ensure_ledgers(self, names: Mapping[str, str]) -> None:
         """Create the given ledgers (name -> bucket) unless they exist."""
         async with self.db.read() as conn:
-            existing = (
-                await conn.execute(
-                    select(sandbox_ledgers.c.name).where(sandbox_ledgers.c.name.in_(list(names)))
-                )
-            ).scalars().all()
+            existing = (await conn.execute(select(sandbox_ledgers.c.name).where(sandbox_ledgers.c.name.in_(list(names))))).scalars().all()
         names = {name: bucket for name, bucket in names.items() if name not in set(existing)}
         if names:
             async with self.db.write() as conn:
@@ -163,18 +158,11 @@ class Ledger:
 
     async def get_ledger(self, name: str) -> dict[str, Any] | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(sandbox_ledgers).where(sandbox_ledgers.c.name == name))
-            ).mappings().first()
+            row = (await conn.execute(select(sandbox_ledgers).where(sandbox_ledgers.c.name == name))).mappings().first()
         return render_ledger(row) if row else None
 
     async def list_ledgers(self, after_id: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-        query = (
-            select(sandbox_ledgers)
-            .where(sandbox_ledgers.c.id > after_id)
-            .order_by(sandbox_ledgers.c.id)
-            .limit(limit + 1)
-        )
+        query = select(sandbox_ledgers).where(sandbox_ledgers.c.id > after_id).order_by(sandbox_ledgers.c.id).limit(limit + 1)
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [render_ledger(row) for row in rows[:limit]], len(rows) > limit
@@ -241,17 +229,11 @@ class Ledger:
                 raise
         raise StackError(409, CONFLICT, f"duplicate idempotency key '{key}'")
 
-    async def _claim_key(
-        self, conn: AsyncConnection, ledger: str, key: str, input_hash: str, dry_run: bool
-    ) -> WriteResult | None:
+    async def _claim_key(self, conn: AsyncConnection, ledger: str, key: str, input_hash: str, dry_run: bool) -> WriteResult | None:
         """The stored answer for a replay; None after claiming the key for this write."""
         table = sandbox_idempotency_keys
         stored = (
-            await conn.execute(
-                select(table.c.hash, table.c.status, table.c.body).where(
-                    table.c.ledger == ledger, table.c.key == key
-                )
-            )
+            await conn.execute(select(table.c.hash, table.c.status, table.c.body).where(table.c.ledger == ledger, table.c.key == key))
         ).first()
         if stored is not None:
             if stored.hash != input_hash:
@@ -267,30 +249,19 @@ class Ledger:
             # On PostgreSQL this blocks while another transaction holds the same key, then
             # fails once that one commits: the retry finds its answer and replays it. (The
             # failed statement spoils the transaction, which is given up as a whole.)
-            await conn.execute(
-                table.insert().values(
-                    ledger=ledger, key=key, hash=input_hash, status=0, body=None, created_at=now()
-                )
-            )
+            await conn.execute(table.insert().values(ledger=ledger, key=key, hash=input_hash, status=0, body=None, created_at=now()))
         except IntegrityError as exc:
             raise _Retry() from exc
         return None
 
-    async def _lock_volumes(
-        self, conn: AsyncConnection, ledger: str, pairs: Iterable[tuple[str, str]]
-    ) -> Volumes:
+    async def _lock_volumes(self, conn: AsyncConnection, ledger: str, pairs: Iterable[tuple[str, str]]) -> Volumes:
         ordered = sorted(set(pairs))
         if not ordered:
             return {}
         # Rows must exist to be locked: create the missing ones (0/0) first, in the same order.
         await conn.execute(
             self._insert(sandbox_volumes)
-            .values(
-                [
-                    {"ledger": ledger, "address": address, "asset": asset, "input": 0, "output": 0}
-                    for address, asset in ordered
-                ]
-            )
+            .values([{"ledger": ledger, "address": address, "asset": asset, "input": 0, "output": 0} for address, asset in ordered])
             .on_conflict_do_nothing()
         )
         query = (
@@ -348,19 +319,11 @@ class Ledger:
         if not changed:
             return
         rows = (
-            await conn.execute(
-                select(table.c.address, table.c.metadata).where(
-                    table.c.ledger == ledger, table.c.address.in_(changed)
-                )
-            )
+            await conn.execute(select(table.c.address, table.c.metadata).where(table.c.ledger == ledger, table.c.address.in_(changed)))
         ).all()
         for row in rows:
             merged = {**row.metadata, **metadata[row.address]}
-            await conn.execute(
-                update(table)
-                .where(table.c.ledger == ledger, table.c.address == row.address)
-                .values(metadata=merged)
-            )
+            await conn.execute(update(table).where(table.c.ledger == ledger, table.c.address == row.address).values(metadata=merged))
 
     async def _commit(
         self,
@@ -460,9 +423,7 @@ class Ledger:
             raise StackError(400, NO_POSTINGS, "the script produced no postings")
         for key in outcome.transaction_metadata:
             if key in metadata:
-                raise StackError(
-                    400, METADATA_OVERRIDE, f"cannot override metadata '{key}' set by the script"
-                )
+                raise StackError(400, METADATA_OVERRIDE, f"cannot override metadata '{key}' set by the script")
         merged_accounts = {a: dict(m) for a, m in account_metadata.items()}
         for address, values in outcome.account_metadata.items():
             merged_accounts.setdefault(address, {}).update(values)
@@ -542,10 +503,7 @@ class Ledger:
                 raise not_found(f"transaction {transaction_id} not found")
             if original.reverted_at is not None:
                 raise StackError(400, ALREADY_REVERT, f"transaction {transaction_id} already reverted")
-            reversed_postings = [
-                Posting(p["destination"], p["source"], int(p["amount"]), p["asset"])
-                for p in reversed(original.postings)
-            ]
+            reversed_postings = [Posting(p["destination"], p["source"], int(p["amount"]), p["asset"]) for p in reversed(original.postings)]
             transaction, _ = await self._run(
                 conn,
                 ledger,
@@ -557,13 +515,9 @@ class Ledger:
             )
             moment = now()
             await conn.execute(
-                update(table)
-                .where(table.c.ledger == ledger, table.c.id == transaction_id)
-                .values(reverted_at=moment, updated_at=moment)
+                update(table).where(table.c.ledger == ledger, table.c.id == transaction_id).values(reverted_at=moment, updated_at=moment)
             )
-            row = (
-                await conn.execute(select(table).where(table.c.ledger == ledger, table.c.id == transaction_id))
-            ).mappings().one()
+            row = (await conn.execute(select(table).where(table.c.ledger == ledger, table.c.id == transaction_id))).mappings().one()
             reverted.clear()
             reverted.update(render_transaction(row))
             return WriteResult(201, transaction)
@@ -596,9 +550,7 @@ class Ledger:
     # -- reads ------------------------------------------------------------------------------
 
     async def get_transaction(self, ledger: str, transaction_id: int) -> dict[str, Any] | None:
-        query = select(sandbox_transactions).where(
-            sandbox_transactions.c.ledger == ledger, sandbox_transactions.c.id == transaction_id
-        )
+        query = select(sandbox_transactions).where(sandbox_transactions.c.ledger == ledger, sandbox_transactions.c.id == transaction_id)
         async with self.db.read() as conn:
             row = (await conn.execute(query)).mappings().first()
         return dict(row) if row else None
@@ -633,16 +585,14 @@ class Ledger:
         accounts = sandbox_accounts
         async with self.db.read() as conn:
             rows = (
-                await conn.execute(
-                    select(accounts).where(accounts.c.ledger == ledger, accounts.c.address.in_(addresses))
-                )
-            ).mappings().all()
+                (await conn.execute(select(accounts).where(accounts.c.ledger == ledger, accounts.c.address.in_(addresses))))
+                .mappings()
+                .all()
+            )
             volumes = await self._volumes_of(conn, ledger, [row["address"] for row in rows])
         return [account_view(row, volumes.get(row["address"], {})) for row in rows]
 
-    async def _volumes_of(
-        self, conn: Reader, ledger: str, addresses: Sequence[str]
-    ) -> dict[str, dict[str, tuple[int, int]]]:
+    async def _volumes_of(self, conn: Reader, ledger: str, addresses: Sequence[str]) -> dict[str, dict[str, tuple[int, int]]]:
         if not addresses:
             return {}
         table = sandbox_volumes

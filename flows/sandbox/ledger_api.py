@@ -1,4 +1,4 @@
-"""Ledger HTTP endpoints: v2 under `/api/ledger/v2/…`, and the v1 GET account (stack-apis §1.4)."""
+"""Ledger HTTP endpoints: v2 under `/api/ledger/v2/…`, and the v1 GET account (docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ async def get_ledger(request: Request) -> Response:
 
 
 def parse_transaction_request(body: Any, force: bool = False) -> TransactionRequest:
-    """Validate a create-transaction body as the ledger does (stack-apis §1.5)."""
+    """Validate a create-transaction body as the ledger does (docs/sandbox.md, input checks)."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -132,9 +132,7 @@ def parse_transaction_request(body: Any, force: bool = False) -> TransactionRequ
     if postings and plain:
         raise validation("cannot pass postings and numscript in the same request")
     if not postings and not plain:
-        raise StackError(
-            400, "NO_POSTINGS", "you must pass either a posting array, a numscript script, or a template"
-        )
+        raise StackError(400, "NO_POSTINGS", "you must pass either a posting array, a numscript script, or a template")
     request = TransactionRequest(
         metadata=string_map(body.get("metadata"), "metadata"),
         timestamp=parse_time(body.get("timestamp"), "timestamp"),
@@ -150,9 +148,7 @@ def parse_transaction_request(body: Any, force: bool = False) -> TransactionRequ
     for address in accounts:
         if not is_address(address):
             raise validation(f"accountMetadata: invalid account address {address[:100]!r}")
-    request.account_metadata = {
-        address: string_map(values, f"accountMetadata[{address}]") for address, values in accounts.items()
-    }
+    request.account_metadata = {address: string_map(values, f"accountMetadata[{address}]") for address, values in accounts.items()}
     if postings:
         request.postings = _postings(postings)
     else:
@@ -232,9 +228,7 @@ async def list_transactions(request: Request) -> Response:
     rows, more = await _ledger(request).list_transactions(ledger, before, size, predicate)
     following = None
     if more:
-        following = encode_cursor(
-            {"before": rows[-1]["id"], "pageSize": size, "filter": raw_filter, "expand": sorted(expand)}
-        )
+        following = encode_cursor({"before": rows[-1]["id"], "pageSize": size, "filter": raw_filter, "expand": sorted(expand)})
     items = [render_transaction(row, "volumes" in expand) for row in rows]
     return cursor_response(items, size, more, following)
 
@@ -284,9 +278,7 @@ async def list_accounts(request: Request) -> Response:
     views, more = await _ledger(request).list_accounts(ledger, after, size, parse_filter(raw_filter))
     following = None
     if more:
-        following = encode_cursor(
-            {"after": views[-1].address, "pageSize": size, "filter": raw_filter, "expand": sorted(expand)}
-        )
+        following = encode_cursor({"after": views[-1].address, "pageSize": size, "filter": raw_filter, "expand": sorted(expand)})
     items = [view.render("volumes" in expand, "effectiveVolumes" in expand) for view in views]
     return cursor_response(items, size, more, following)
 
@@ -353,4 +345,3 @@ def routes() -> list[tuple[str, str, Any]]:
         (f"{V2}/{{ledger}}/aggregate/balances", "GET", aggregate_balances),
         ("/api/ledger/{ledger}/accounts/{address}", "GET", get_account_v1),
     ]
-

@@ -1,5 +1,5 @@
 """What the sandbox ledger reads and answers: parsed requests, results, accounts, and the
-JSON renderings of ledgers, transactions and volumes (stack-apis §1.2–§1.3)."""
+JSON renderings of ledgers, transactions and volumes (docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class WriteResult:
 
 @dataclass
 class TransactionRequest:
-    """A parsed create-transaction body (stack-apis §1.5)."""
+    """A parsed create-transaction body (docs/sandbox.md)."""
 
     postings: list[Posting] | None = None
     script: str | None = None
@@ -124,9 +124,7 @@ def fingerprint(value: Any) -> str:
 
 
 def render_volumes(volumes: Mapping[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
-    return {
-        asset: {"input": i, "output": o, "balance": i - o} for asset, (i, o) in sorted(volumes.items())
-    }
+    return {asset: {"input": i, "output": o, "balance": i - o} for asset, (i, o) in sorted(volumes.items())}
 
 
 def nested_volumes(volumes: Mapping[tuple[str, str], tuple[int, int]]) -> dict[str, dict[str, Any]]:
@@ -137,7 +135,7 @@ def nested_volumes(volumes: Mapping[tuple[str, str], tuple[int, int]]) -> dict[s
 
 
 def render_transaction(row: Record, expand_volumes: bool = True) -> dict[str, Any]:
-    """A Transaction in the ledger's key order (stack-apis §1.3); volumes only when expanded."""
+    """A Transaction in the ledger's key order; volumes only when expanded."""
     out: dict[str, Any] = {
         "postings": row["postings"],
         "metadata": row["metadata"],

@@ -1,4 +1,4 @@
-"""The Numscript subset the sandbox ledger runs (stack-apis §1.9), compiled and executed in memory.
+"""The Numscript subset the sandbox ledger runs (docs/sandbox.md), compiled and executed in memory.
 
 Supported, following the machine runtime's grammar: a `vars` block (account, asset, number,
 string, monetary, portion) filled from `script.vars`; `send` with `[ASSET N]`, `[ASSET *]` or a
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeVar
 
+from flows.ledger_syntax import WORLD
 from flows.sandbox.errors import StackError, compilation_failed
-from flows.sandbox.names import WORLD, is_address, is_asset
+from flows.sandbox.names import is_address, is_asset
 from flows.sandbox.numscript_model import (
     AccountDestination,
     AccountSource,
@@ -86,9 +87,7 @@ def _tokens(plain: str) -> list[_Token]:
     while position < len(plain):
         match = _TOKEN.match(plain, position)
         if match is None:
-            raise compilation_failed(
-                f"compilation failed: line {line}: unexpected character {plain[position]!r}"
-            )
+            raise compilation_failed(f"compilation failed: line {line}: unexpected character {plain[position]!r}")
         kind = match.lastgroup or ""
         text = match.group()
         if kind == "nl":
@@ -279,9 +278,7 @@ class _Parser:
                 raise compilation_failed(f"compilation failed: unknown variable type {kind!r}")
             name = self.expect("variable").text[1:]
             if self.at("punct", "="):
-                raise compilation_failed(
-                    "compilation failed: variable origins (meta(), balance()) are not supported by the sandbox"
-                )
+                raise compilation_failed("compilation failed: variable origins (meta(), balance()) are not supported by the sandbox")
             declared.append((name, kind))
             self.skip_newlines()
         self.next()
@@ -298,9 +295,7 @@ class _Parser:
         if value is None:
             raise compilation_failed(f"compilation failed: line {token.line}: undeclared variable ${name}")
         if kinds and value.type not in kinds:
-            raise compilation_failed(
-                f"compilation failed: line {token.line}: ${name} is a {value.type}, expected {' or '.join(kinds)}"
-            )
+            raise compilation_failed(f"compilation failed: line {token.line}: ${name} is a {value.type}, expected {' or '.join(kinds)}")
         return value
 
     # statements
@@ -398,9 +393,7 @@ class _Parser:
             return AccountSource(address)
         self.next()
         if address == WORLD:
-            raise compilation_failed(
-                f"compilation failed: line {line}: @world is already set to an unbounded overdraft"
-            )
+            raise compilation_failed(f"compilation failed: line {line}: @world is already set to an unbounded overdraft")
         if self.at("word", "unbounded"):
             self.next()
             self.expect("word", "overdraft")

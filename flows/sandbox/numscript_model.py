@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from flows.sandbox.names import WORLD
+from flows.ledger_syntax import WORLD
 
 # -- program model --------------------------------------------------------------------------
 
@@ -121,9 +121,7 @@ class Program:
         for statement in self.statements:
             if isinstance(statement, Send):
                 asset = statement.monetary.asset
-                for address in source_accounts(statement.source) | destination_accounts(
-                    statement.destination
-                ):
+                for address in source_accounts(statement.source) | destination_accounts(statement.destination):
                     found.add((address, asset))
         return found
 
@@ -133,9 +131,7 @@ def postings_program(postings: list[Posting], force: bool) -> Program:
     gives every non-world source an unbounded overdraft."""
     statements: list[Statement] = []
     for posting in postings:
-        overdraft: Literal["none", "unbounded"] = (
-            "unbounded" if force and posting.source != WORLD else "none"
-        )
+        overdraft: Literal["none", "unbounded"] = "unbounded" if force and posting.source != WORLD else "none"
         statements.append(
             Send(
                 Monetary(posting.asset, posting.amount),

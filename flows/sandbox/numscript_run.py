@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from flows.ledger_syntax import WORLD
 from flows.sandbox.errors import StackError, compilation_failed, insufficient_fund
-from flows.sandbox.names import WORLD
 from flows.sandbox.numscript_model import (
     AccountDestination,
     AccountSource,
@@ -76,9 +76,7 @@ class _Run:
             available = self.available(source, asset)
             if available is None:
                 if wanted is None:
-                    raise compilation_failed(
-                        f"cannot send all the funds of @{source.address}: it has an unbounded overdraft"
-                    )
+                    raise compilation_failed(f"cannot send all the funds of @{source.address}: it has an unbounded overdraft")
                 amount = wanted
             else:
                 amount = available if wanted is None else min(available, wanted)
@@ -124,11 +122,7 @@ class _Run:
             parts.extend(self.give(destination.remaining, left))
             return parts
         shares = allocate(amount, _resolve_remaining(destination.portions))
-        return [
-            part
-            for target, share in zip(destination.targets, shares, strict=True)
-            for part in self.give(target, share)
-        ]
+        return [part for target, share in zip(destination.targets, shares, strict=True) for part in self.give(target, share)]
 
     def send(self, send: Send) -> list[Posting]:
         asset = send.monetary.asset
@@ -147,15 +141,11 @@ class _Run:
                 postings = [Posting(first_source, first_destination, 0, asset)]
         for posting in postings:
             self.balances[(posting.source, asset)] = self.balances.get((posting.source, asset), 0) - posting.amount
-            self.balances[(posting.destination, asset)] = (
-                self.balances.get((posting.destination, asset), 0) + posting.amount
-            )
+            self.balances[(posting.destination, asset)] = self.balances.get((posting.destination, asset), 0) + posting.amount
         return postings
 
 
-def _pair(
-    funding: list[tuple[str, int]], receiving: list[tuple[str | None, int]], asset: str
-) -> list[Posting]:
+def _pair(funding: list[tuple[str, int]], receiving: list[tuple[str | None, int]], asset: str) -> list[Posting]:
     """Match funding parts with receiving parts in order, one posting per overlap; what is
     paired with `kept` never leaves its source."""
     postings: list[Posting] = []

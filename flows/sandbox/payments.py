@@ -1,4 +1,4 @@
-"""Payments v1 API of the sandbox (stack-apis §3): payments (seeded by users), accounts, and
+"""Payments v1 API of the sandbox (docs/sandbox.md): payments (seeded by users), accounts, and
 transfer initiations with the v1 service's rules (a `provider` resolves to its connector).
 
 Every provider the SDK knows has one connector "installed", with a stable id. Objects are kept
@@ -49,12 +49,12 @@ from flows.sandbox.rendering import (
     read_json,
     string_map,
 )
-from flows.storage.database import Database
-from flows.storage.sandbox_tables import (
+from flows.sandbox.tables import (
     sandbox_payment_accounts,
     sandbox_payments,
     sandbox_transfer_initiations,
 )
+from flows.storage.database import Database
 
 PREFIX = "/api/payments"
 
@@ -164,7 +164,7 @@ def _date(body: dict[str, Any], name: str) -> datetime | None:
 
 
 class Payments:
-    """`stack_url` is the stack's public URL, for the `links` of SAVED_PAYMENT (stack-apis §4.5);
+    """`stack_url` is the stack's public URL, for the `links` of SAVED_PAYMENT (docs/sandbox.md, events);
     events are published once a write has committed (flows.sandbox.events)."""
 
     def __init__(self, database: Database, *, events: Publisher | None = None, stack_url: str = "") -> None:
@@ -468,8 +468,7 @@ async def update_transfer_status(request: Request) -> Response:
 
 async def list_connectors(_request: Request) -> Response:
     connectors = [
-        {"provider": provider, "connectorID": connector_id(provider), "name": v3, "enabled": True}
-        for provider, v3 in PROVIDERS.items()
+        {"provider": provider, "connectorID": connector_id(provider), "name": v3, "enabled": True} for provider, v3 in PROVIDERS.items()
     ]
     return data_response(connectors)
 

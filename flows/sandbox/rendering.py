@@ -69,9 +69,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
     return None if parsed.year == 1 and parsed == datetime(1, 1, 1, tzinfo=UTC) else parsed
 
 
-def json_response(
-    content: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     # Go's JSON encoder ends bodies with a newline; big integers stay JSON numbers.
     body = json.dumps(content, separators=(",", ":"), ensure_ascii=False) + "\n"
     try:

@@ -1,5 +1,5 @@
 """Wallets on top of the sandbox ledger, laid out as the real Wallets v2.2 lays them out
-(stack-apis §2): every wallet, balance and hold is an account of ledger `wallets-002` carrying
+(docs/sandbox.md): every wallet, balance and hold is an account of ledger `wallets-002` carrying
 the same metadata keys, and every credit/debit is a ledger transaction built from a Numscript
 program, with the caller's Idempotency-Key forwarded. A user reading the ledger sees what the
 real service would have written.
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flows.ledger_syntax import WORLD
 from flows.sandbox.errors import (
     INSUFFICIENT_FUND,
     INTERNAL_ERROR,
@@ -30,7 +31,7 @@ from flows.sandbox.errors import (
 )
 from flows.sandbox.filters import Predicate
 from flows.sandbox.ledger import AccountView, Ledger, TransactionRequest
-from flows.sandbox.names import WORLD, is_address, is_asset
+from flows.sandbox.names import is_address, is_asset
 from flows.sandbox.rendering import amount as checked_amount
 from flows.sandbox.rendering import digits, format_time, now, parse_time
 
@@ -219,12 +220,8 @@ class Wallets:
             },
         }
 
-    async def create(
-        self, name: str, metadata: dict[str, str], idempotency_key: str | None
-    ) -> dict[str, Any]:
-        request_hash = hashlib.sha256(
-            json.dumps({"name": name, "metadata": metadata}, sort_keys=True).encode()
-        ).hexdigest()
+    async def create(self, name: str, metadata: dict[str, str], idempotency_key: str | None) -> dict[str, Any]:
+        request_hash = hashlib.sha256(json.dumps({"name": name, "metadata": metadata}, sort_keys=True).encode()).hexdigest()
         if idempotency_key:
             wallet_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"wallet:{idempotency_key}"))
         else:
@@ -321,9 +318,7 @@ class Wallets:
             out["assets"] = view.balances()
         return out
 
-    async def create_balance(
-        self, wallet_id: str, name: str, expires_at: datetime | None, priority: int
-    ) -> dict[str, Any]:
+    async def create_balance(self, wallet_id: str, name: str, expires_at: datetime | None, priority: int) -> dict[str, Any]:
         if not name or name == MAIN:
             raise validation(f"invalid balance name {name!r}")
         await self.get(wallet_id)
@@ -367,9 +362,7 @@ class Wallets:
             # Wallets 2.2 maps none of the ledger's errors on a credit.
             raise _wallets_error(error, insufficient_fund=INTERNAL) from error
 
-    async def debit(
-        self, wallet_id: str, debit: Debit, idempotency_key: str | None
-    ) -> dict[str, Any] | None:
+    async def debit(self, wallet_id: str, debit: Debit, idempotency_key: str | None) -> dict[str, Any] | None:
         """Nothing for an immediate debit; the hold for a pending one."""
         names = await self._debited_balances(wallet_id, debit.balances, idempotency_key)
         if debit.pending and debit.timestamp is not None:
@@ -380,11 +373,7 @@ class Wallets:
         hold: dict[str, Any] | None = None
         target = destination.address()
         if debit.pending:
-            hold_id = (
-                str(uuid.uuid5(uuid.NAMESPACE_OID, f"hold:{idempotency_key}"))
-                if idempotency_key
-                else str(uuid.uuid4())
-            )
+            hold_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"hold:{idempotency_key}")) if idempotency_key else str(uuid.uuid4())
             target = hold_account(hold_id)
             hold_values = {
                 SPEC_TYPE: HOLD,
@@ -394,15 +383,10 @@ class Wallets:
                 HOLD_DESCRIPTION: debit.description,
                 HOLD_SUBJECT: json.dumps(destination.to_json(), separators=(",", ":")),
                 HOLD_DESTINATION: json.dumps({"type": "account", "value": destination.address()}, separators=(",", ":")),
-                HOLD_VOID_DESTINATION: json.dumps(
-                    {"type": "account", "value": balance_account(wallet_id, MAIN)}, separators=(",", ":")
-                ),
+                HOLD_VOID_DESTINATION: json.dumps({"type": "account", "value": balance_account(wallet_id, MAIN)}, separators=(",", ":")),
                 **custom_data(debit.metadata),
             }
-            metadata_lines = [
-                f"set_account_meta(@{target}, {_quoted(key)}, {_quoted(value)})"
-                for key, value in hold_values.items()
-            ]
+            metadata_lines = [f"set_account_meta(@{target}, {_quoted(key)}, {_quoted(value)})" for key, value in hold_values.items()]
             hold = {
                 "id": hold_id,
                 "walletID": wallet_id,
@@ -418,9 +402,7 @@ class Wallets:
             raise _wallets_error(error) from error
         return hold
 
-    async def _debited_balances(
-        self, wallet_id: str, requested: list[str] | None, idempotency_key: str | None
-    ) -> list[str]:
+    async def _debited_balances(self, wallet_id: str, requested: list[str] | None, idempotency_key: str | None) -> list[str]:
         if not requested:
             # No lookup at all: the main balance, whether or not the wallet exists.
             return [MAIN]
@@ -474,9 +456,7 @@ class Wallets:
         predicate = _listed(HOLD, HOLD_WALLET, wallet_id, metadata)
         return await self.ledger.list_accounts(self.name, after, limit, predicate)
 
-    async def confirm_hold(
-        self, hold_id: str, amount: int | None, final: bool, idempotency_key: str | None
-    ) -> None:
+    async def confirm_hold(self, hold_id: str, amount: int | None, final: bool, idempotency_key: str | None) -> None:
         view = await self.get_hold(hold_id)
         asset = view.metadata.get(HOLD_ASSET, "")
         remaining = view.balances().get(asset, 0)
@@ -543,9 +523,7 @@ def _debit_order(view: AccountView) -> tuple[int, float, int]:
     return (1, 0.0, -int(view.metadata.get(PRIORITY) or 0))
 
 
-def _listed(
-    spec_type: str, key: str, value: str | None, metadata: Mapping[str, str]
-) -> Predicate:
+def _listed(spec_type: str, key: str, value: str | None, metadata: Mapping[str, str]) -> Predicate:
     """Accounts of that Wallets type, with `key` equal to `value` (when given) and the custom
     metadata asked for: how wallets and holds are listed."""
     wanted = custom_data(metadata)

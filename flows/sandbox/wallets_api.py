@@ -1,4 +1,4 @@
-"""Wallets HTTP endpoints under `/api/wallets/…` (stack-apis §2.3)."""
+"""Wallets HTTP endpoints under `/api/wallets/…` (docs/sandbox.md)."""
 
 from __future__ import annotations
 
@@ -138,9 +138,7 @@ def _parse_debit(body: Any) -> Debit:
     if not isinstance(body, dict):
         raise validation("expected an object")
     balances = body.get("balances")
-    if balances is not None and (
-        not isinstance(balances, list) or not all(isinstance(b, str) and b for b in balances)
-    ):
+    if balances is not None and (not isinstance(balances, list) or not all(isinstance(b, str) and b for b in balances)):
         raise validation("balances: expected a list of names")
     destination = body.get("destination")
     description = body.get("description") or ""
@@ -223,9 +221,7 @@ async def list_holds(request: Request) -> Response:
     views, more = await wallets.list_holds(wallet_id, metadata, after, size)
     following = None
     if more:
-        following = encode_cursor(
-            {"after": views[-1].address, "pageSize": size, "walletID": wallet_id, "metadata": metadata}
-        )
+        following = encode_cursor({"after": views[-1].address, "pageSize": size, "walletID": wallet_id, "metadata": metadata})
     return cursor_response([wallets.render_hold(view) for view in views], size, more, following)
 
 

@@ -21,7 +21,7 @@ from flows.stack.client import StackClient, StackError
 from flows.storage.records import ActivityRecord
 from flows.storage.repository import Repository
 
-# Remote error codes that fail the stage at once; everything else is retried (reference §6).
+# Remote error codes that fail the stage at once; everything else is retried (docs/stages.md, retries and final errors).
 NON_RETRYABLE = ["VALIDATION", "CONFLICT", "NO_SCRIPT", "COMPILATION_FAILED"]
 # Heartbeats while a call is in flight let Temporal retry it soon after a worker dies, instead
 # of after the whole start-to-close timeout.
@@ -83,7 +83,7 @@ class StackActivities:
     ) -> Any:
         """Run one attempt of a call, recorded. `typed` calls fail with the remote errorCode as
         the failure type, so VALIDATION, CONFLICT… stop the stage; the others are retried
-        whatever the remote says, as the reference's Wallets and Payments calls are (§7)."""
+        whatever the remote says, as the Go implementation's Wallets and Payments calls are (docs/stages.md)."""
         info = activity.info()
         assert info.workflow_id is not None, "stack activities are scheduled by instance workflows"
         stage = int(info.activity_id.split("-", 1)[0])
@@ -108,16 +108,10 @@ class StackActivities:
         return body
 
     async def _finish(self, record: ActivityRecord, **outcome: Any) -> None:
-        await self.repository.save_activity(
-            ActivityRecord(**{**record.__dict__, **outcome, "terminated_at": datetime.now(UTC)})
-        )
+        await self.repository.save_activity(ActivityRecord(**{**record.__dict__, **outcome, "terminated_at": datetime.now(UTC)}))
 
-    async def _read(
-        self, name: str, request: Request, path: str, *, params: dict[str, str] | None = None, typed: bool = True
-    ) -> Any:
-        return await self._recorded(
-            name, request, lambda _key: self.client.request("GET", path, params=params), typed=typed
-        )
+    async def _read(self, name: str, request: Request, path: str, *, params: dict[str, str] | None = None, typed: bool = True) -> Any:
+        return await self._recorded(name, request, lambda _key: self.client.request("GET", path, params=params), typed=typed)
 
     async def _write(
         self,
@@ -142,9 +136,7 @@ class StackActivities:
     @activity.defn(name="CreateTransaction")
     async def create_transaction(self, request: Request) -> Any:
         path = f"/api/ledger/v2/{_segment(request['Ledger'])}/transactions"
-        return await self._write(
-            "CreateTransaction", request, path, request["Data"], shown=_transaction_history
-        )
+        return await self._write("CreateTransaction", request, path, request["Data"], shown=_transaction_history)
 
     @activity.defn(name="AddAccountMetadata")
     async def add_account_metadata(self, request: Request) -> Any:
@@ -181,9 +173,7 @@ class StackActivities:
     async def create_transfer_initiation(self, request: Request) -> Any:
         async def call(key: str) -> Any:
             try:
-                return await self.client.request(
-                    "POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key)
-                )
+                return await self.client.request("POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key))
             except StackError as error:
                 # The reference is this activity's own key: a duplicate is our earlier attempt,
                 # whose answer a crash or a timeout lost. It exists; paying again is what to avoid.
@@ -191,9 +181,7 @@ class StackActivities:
                     return None
                 raise
 
-        return await self._recorded(
-            "CreateTransferInitiation", request, call, lambda _body: None, typed=False
-        )
+        return await self._recorded("CreateTransferInitiation", request, call, lambda _body: None, typed=False)
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -210,7 +198,7 @@ class StackActivities:
 
 
 def transfer_initiation(request: Request, reference: str) -> dict[str, Any]:
-    """The Payments body of reference §7: the reference is the (instance, activity) key, so a
+    """The Payments body (docs/stages.md, payment destination): the reference is the (instance, activity) key, so a
     retried initiation is refused by Payments as a duplicate instead of paying twice."""
     transfer_type = str(request.get("type") or "TRANSFER").upper()
     psp = str(request.get("provider") or "")

@@ -9,7 +9,7 @@ leading zero, so that no reading of it other than the obvious one exists.
 
 Amounts are Python ints end to end (JSON in the database and in Temporal payloads keeps them
 exact), bounded by MAX_AMOUNT: Formance's ledger works on big.Int, the sandbox stores amounts as
-NUMERIC(78, 0) (flows/storage/sandbox_tables.py), and a bound keeps a hostile variable of a
+NUMERIC(78, 0) (flows/sandbox/tables.py), and a bound keeps a hostile variable of a
 million digits from ever being converted.
 """
 
@@ -33,10 +33,7 @@ class AmountError(ValueError):
 def amount_from_json(value: Any) -> int:
     """A JSON integer in [0, MAX_AMOUNT]: never a float (`1.5`, `1e3`, `1.0`) nor a boolean."""
     if isinstance(value, float):
-        raise AmountError(
-            f"expected an integer in the asset's smallest unit, got {value!r} "
-            "(amounts are never rounded)"
-        )
+        raise AmountError(f"expected an integer in the asset's smallest unit, got {value!r} (amounts are never rounded)")
     if isinstance(value, bool) or not isinstance(value, int):  # a bool is an int to Python only
         raise AmountError("expected an integer")
     if value < 0:

@@ -1,4 +1,4 @@
-"""`delay`: sleep for a Go duration, or until an RFC 3339 date (reference §6.3).
+"""`delay`: sleep for a Go duration, or until an RFC 3339 date (docs/stages.md).
 
 Zero or negative durations and past dates complete at once. `until` is measured against the
 engine's clock (`ctx.now()`, workflow time), not the wall clock, so a replay waits the same.
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
 
+from flows.gocompat.durations import format_duration, to_seconds
+from flows.gocompat.timestamps import format_rfc3339
 from flows.stages.base import StageContext
-from flows.stages.durations import format_duration, to_seconds
 from flows.stages.fields import Reader, ReadStage
-from flows.stages.timestamps import format_rfc3339
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,7 @@ class Delay(ReadStage):
     @classmethod
     def read(cls, reader: Reader, raw: Any, path: str) -> Self:
         params = reader.params(raw, path, fields=("duration", "until"))
-        delay = cls(
-            duration=reader.duration(params, "duration"), until=reader.date(params, "until")
-        )
+        delay = cls(duration=reader.duration(params, "duration"), until=reader.date(params, "until"))
         reader.exactly_one(path, {"duration": delay.duration, "until": delay.until})
         return delay
 

@@ -13,8 +13,8 @@ A stage reads its parameters once, with one `Reader`, in one of two modes:
 Writing each stage's reading code once for both moments keeps creation and run time from
 disagreeing about what a valid stage is.
 
-Rules kept from the reference (§5.2): a string field that is missing, null, or interpolates to ""
-takes its default. Deliberate differences: unknown keys are errors (a typo must not reach money
+Rules kept from the Go implementation (docs/stages.md, variables): a string field that is missing, null, or interpolates to ""
+takes its default. Deliberate differences (docs/differences.md#4, #11, #12): unknown keys are errors (a typo must not reach money
 movement); any scalar (bool, date, duration) that interpolates to "" is absent, so a missing
 variable gives the field's default (bools) or a clear "required"/exactly-one-of error rather than a
 zero date; amounts are integers taken exactly or refused, never rounded (flows/stages/amounts.py),
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NoReturn, Self, TypeVar, cast
 
+from flows.gocompat.durations import DurationError, parse_duration
+from flows.gocompat.timestamps import parse_rfc3339
 from flows.stages.amounts import AmountError, amount_from_json, amount_from_text
 from flows.stages.base import ConfigError, Stage, StageFailure
-from flows.stages.durations import DurationError, parse_duration
 from flows.stages.interpolation import has_variables, interpolate
-from flows.stages.timestamps import parse_rfc3339
 
 T = TypeVar("T")
 
@@ -258,9 +258,7 @@ class Reader:
         certain is rejected: two options surely set, or none that could be.
         """
         names = " or ".join(f"'{name}'" for name in options)
-        given = [
-            name for name, value in options.items() if value not in (None, "") and self.known(value)
-        ]
+        given = [name for name, value in options.items() if value not in (None, "") and self.known(value)]
         maybe = [name for name, value in options.items() if not self.known(value)]
         if len(given) > 1:
             listed = " and ".join(f"'{name}'" for name in given)

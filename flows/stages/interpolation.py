@@ -1,11 +1,8 @@
-"""Variable interpolation in stage parameters (reference §5.5).
+"""Variable interpolation in stage parameters (docs/stages.md, variables).
 
 `${name}` anywhere in a string, any number of times, is replaced by the run variable `name`; a
 variable that was not given becomes the empty string. There is no escaping, no nesting and no
 expression: `${}` is left as it is.
-
-This lives with the stages (the lowest layer that needs it) and is re-exported by
-`flows.workflows.interpolation`, so that stages never import from the layer above them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`noop`: no parameters, no work; succeeds at once (reference §6.1)."""
+"""`noop`: no parameters, no work; succeeds at once (docs/stages.md)."""
 
 from __future__ import annotations
 

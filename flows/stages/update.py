@@ -1,7 +1,7 @@
-"""`update`: add metadata to a ledger account (reference §6.5).
+"""`update`: add metadata to a ledger account (docs/stages.md).
 
 Only `account` is supported. Its ledger defaults to `main` (the send stage's to `default`: a
-difference kept from the reference). Running it (AddAccountMetadata) comes with the stack client.
+difference kept from the Go implementation). It runs as one AddAccountMetadata call.
 """
 
 from __future__ import annotations

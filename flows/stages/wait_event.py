@@ -1,7 +1,7 @@
-"""`wait_event`: wait until an event of the given name is sent to the instance (reference §6.4).
+"""`wait_event`: wait until an event of the given name is sent to the instance (docs/stages.md).
 
-Unlike the reference, events that arrive before the stage is reached are buffered by the engine
-(design "Where we differ" 10); `StageContext.wait_event` consumes the oldest one of that name.
+Unlike the Go implementation, events that arrive before the stage is reached are buffered by the
+engine (docs/differences.md#10); `StageContext.wait_event` consumes the oldest one of that name.
 """
 
 from __future__ import annotations

@@ -12,16 +12,31 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Select, create_engine, event, make_url, text
+from sqlalchemy import MetaData, Select, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every Flows process sharing a database.
 MIGRATION_LOCK_ID = 0x466C6F7773
+
+
+@dataclass(frozen=True)
+class Migrations:
+    """One Alembic history: its scripts and the table recording how far a database has come.
+
+    The core's history is `CORE_MIGRATIONS`; a part mounted beside the core (the sandbox stack,
+    flows/sandbox/tables.py) brings its own, with its own version table, so that neither history
+    knows the other's tables.
+    """
+
+    scripts: Path
+    version_table: str = "alembic_version"
+
+
+CORE_MIGRATIONS = Migrations(Path(__file__).parent / "migrations")
 
 
 def sqlalchemy_url(postgres_uri: str | None, sqlite_path: Path | None) -> str:
@@ -38,9 +53,7 @@ def sqlalchemy_url(postgres_uri: str | None, sqlite_path: Path | None) -> str:
 
 
 class Reader(Protocol):
-    async def execute(
-        self, statement: Executable, parameters: dict[str, Any] | None = None
-    ) -> Result[Any]: ...
+    async def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Result[Any]: ...
 
 
 class _InlineReader:
@@ -50,9 +63,7 @@ class _InlineReader:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    async def execute(
-        self, statement: Executable, parameters: dict[str, Any] | None = None
-    ) -> Result[Any]:
+    async def execute(self, statement: Executable, parameters: dict[str, Any] | None = None) -> Result[Any]:
         return self._connection.execute(statement, parameters)
 
 
@@ -84,8 +95,7 @@ class PreparedRead:
                 sql=str(statement),
                 parameter_names=tuple(statement.positiontup or ()),
                 processors=[
-                    column.type.dialect_impl(dialect).result_processor(dialect, None)
-                    for column in self.statement.selected_columns
+                    column.type.dialect_impl(dialect).result_processor(dialect, None) for column in self.statement.selected_columns
                 ],
             )
             self._compiled[dialect.name] = compiled
@@ -174,9 +184,7 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
-    async def fetch(
-        self, prepared: PreparedRead, parameters: Mapping[str, Any]
-    ) -> Sequence[Mapping[str, Any]]:
+    async def fetch(self, prepared: PreparedRead, parameters: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
         """The rows of a prepared read, as mappings keyed by the selected columns' keys."""
         if self._prepared_reads is not None:
             return self._prepared_reads.fetch(prepared, parameters)
@@ -188,9 +196,10 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self) -> None:
+    async def migrate(self, migrations: Migrations = CORE_MIGRATIONS) -> None:
+        """Bring the database to the head of `migrations` (by default the core's schema)."""
         async with self.engine.connect() as conn:
-            await conn.run_sync(_upgrade, self.is_sqlite)
+            await conn.run_sync(_upgrade, self.is_sqlite, migrations)
             await conn.commit()
 
     async def close(self) -> None:
@@ -210,11 +219,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _upgrade(connection: Connection, is_sqlite: bool) -> None:
+def _upgrade(connection: Connection, is_sqlite: bool, migrations: Migrations) -> None:
     if not is_sqlite:
         # Several processes may start at once against one database: migrate one at a time.
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations.scripts))
     config.attributes["connection"] = connection
+    config.attributes["version_table"] = migrations.version_table
     command.upgrade(config, "head")
+
+
+def run_migrations(target_metadata: MetaData) -> None:
+    """The body of a history's Alembic `env.py`: run on the connection and into the version
+    table that `Database.migrate` hands over."""
+    attributes = context.config.attributes
+    context.configure(
+        connection=attributes["connection"],
+        target_metadata=target_metadata,
+        version_table=attributes["version_table"],
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

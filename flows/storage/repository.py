@@ -61,9 +61,7 @@ class Repository:
         if not _storable(workflow_id):
             return None
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(workflows).where(workflows.c.id == workflow_id))
-            ).mappings().first()
+            row = (await conn.execute(select(workflows).where(workflows.c.id == workflow_id))).mappings().first()
         return _workflow(row) if row else None
 
     async def list_workflows(self, offset: int, limit: int | None) -> Page[WorkflowRecord]:
@@ -78,9 +76,7 @@ class Repository:
             return False
         async with self.db.write() as conn:
             result = await conn.execute(
-                update(workflows)
-                .where(workflows.c.id == workflow_id, workflows.c.deleted_at.is_(None))
-                .values(deleted_at=now)
+                update(workflows).where(workflows.c.id == workflow_id, workflows.c.deleted_at.is_(None)).values(deleted_at=now)
             )
         return result.rowcount == 1
 
@@ -90,29 +86,20 @@ class Repository:
         """Record a started instance unless the worker already did (it may be faster)."""
         values = _instance_values(record)
         async with self.db.write() as conn:
-            await conn.execute(
-                self._insert(workflow_instances).values(**values).on_conflict_do_nothing()
-            )
+            await conn.execute(self._insert(workflow_instances).values(**values).on_conflict_do_nothing())
 
-    async def save_progress(
-        self, instance: InstanceRecord, stages: list[StageStatusRecord]
-    ) -> PriorProgress:
+    async def save_progress(self, instance: InstanceRecord, stages: list[StageStatusRecord]) -> PriorProgress:
         """Upsert an instance row and some of its stage rows in one transaction (idempotent);
         what those rows said before (lifecycle events are the difference)."""
         values = _instance_values(instance)
         upsert_instance = self._insert(workflow_instances).values(**values)
         upsert_instance = upsert_instance.on_conflict_do_update(
             index_elements=[workflow_instances.c.id],
-            set_={
-                key: upsert_instance.excluded[key]
-                for key in ("updated_at", "terminated", "terminated_at", "error")
-            },
+            set_={key: upsert_instance.excluded[key] for key in ("updated_at", "terminated", "terminated_at", "error")},
         )
         async with self.db.write() as conn:
             prior_terminated = (
-                await conn.execute(
-                    select(workflow_instances.c.terminated).where(workflow_instances.c.id == instance.id)
-                )
+                await conn.execute(select(workflow_instances.c.terminated).where(workflow_instances.c.id == instance.id))
             ).scalar()
             prior_stages = {
                 row.stage: row.terminated_at is not None
@@ -125,9 +112,7 @@ class Repository:
             }
             await conn.execute(upsert_instance)
             if stages:
-                insert_stages = self._insert(workflow_instance_stage_statuses).values(
-                    [asdict(stage) for stage in stages]
-                )
+                insert_stages = self._insert(workflow_instance_stage_statuses).values([asdict(stage) for stage in stages])
                 await conn.execute(
                     insert_stages.on_conflict_do_update(
                         index_elements=[
@@ -159,9 +144,7 @@ class Repository:
         stages = [StageStatusRecord(**stage) for stage in await self.db.fetch(_STAGES, parameters)]
         return _instance(rows[0], stages)
 
-    async def list_instances(
-        self, workflow_id: str, running: bool, offset: int, limit: int | None
-    ) -> Page[InstanceRecord]:
+    async def list_instances(self, workflow_id: str, running: bool, offset: int, limit: int | None) -> Page[InstanceRecord]:
         if not _storable(workflow_id):
             return Page([], False)
         query = _instances_with_workflow().where(workflows.c.deleted_at.is_(None))
@@ -175,9 +158,7 @@ class Repository:
 
     async def running_instance_ids(self) -> list[str]:
         async with self.db.read() as conn:
-            result = await conn.execute(
-                select(workflow_instances.c.id).where(workflow_instances.c.terminated.is_(False))
-            )
+            result = await conn.execute(select(workflow_instances.c.id).where(workflow_instances.c.terminated.is_(False)))
             return list(result.scalars())
 
     async def list_activities(self, instance_id: str, stage: int) -> list[ActivityRecord]:
@@ -204,10 +185,7 @@ class Repository:
                 workflow_instance_activities.c.stage,
                 workflow_instance_activities.c.activity_id,
             ],
-            set_={
-                key: statement.excluded[key]
-                for key in ("output", "error", "attempt", "terminated_at")
-            },
+            set_={key: statement.excluded[key] for key in ("output", "error", "attempt", "terminated_at")},
         )
         async with self.db.write() as conn:
             await conn.execute(statement)
@@ -242,15 +220,11 @@ class Repository:
             return False
         async with self.db.write() as conn:
             result = await conn.execute(
-                update(triggers)
-                .where(triggers.c.id == trigger_id, triggers.c.deleted_at.is_(None))
-                .values(deleted_at=now)
+                update(triggers).where(triggers.c.id == trigger_id, triggers.c.deleted_at.is_(None)).values(deleted_at=now)
             )
         return result.rowcount == 1
 
-    async def list_occurrences(
-        self, trigger_id: str, offset: int, limit: int | None
-    ) -> Page[OccurrenceRecord]:
+    async def list_occurrences(self, trigger_id: str, offset: int, limit: int | None) -> Page[OccurrenceRecord]:
         if not _storable(trigger_id):
             return Page([], False)
         occurrence = triggers_occurrences
@@ -276,9 +250,7 @@ class Repository:
         if not _storable(event_type) or (version is not None and not _storable(version)):
             return []
         version_matches = (
-            triggers.c.version.is_(None)
-            if version is None
-            else or_(triggers.c.version.is_(None), triggers.c.version == version)
+            triggers.c.version.is_(None) if version is None else or_(triggers.c.version.is_(None), triggers.c.version == version)
         )
         query = (
             select(triggers)
@@ -306,9 +278,7 @@ class Repository:
         if not _storable(dedup_key):
             return False
         occurrence = triggers_occurrences
-        query = select(occurrence.c.id).where(
-            occurrence.c.trigger_id == trigger_id, occurrence.c.dedup_key == dedup_key
-        )
+        query = select(occurrence.c.id).where(occurrence.c.trigger_id == trigger_id, occurrence.c.dedup_key == dedup_key)
         async with self.db.read() as conn:
             return (await conn.execute(query)).first() is not None
 
@@ -325,10 +295,7 @@ class Repository:
         }
         async with self.db.write() as conn:
             result = await conn.execute(
-                self._insert(triggers_occurrences)
-                .values(**values)
-                .on_conflict_do_nothing()
-                .returning(triggers_occurrences.c.id)
+                self._insert(triggers_occurrences).values(**values).on_conflict_do_nothing().returning(triggers_occurrences.c.id)
             )
             return result.first() is not None
 
@@ -338,10 +305,7 @@ class Repository:
         """Keep a dead letter; False when one with its id (same source and message) is kept."""
         async with self.db.write() as conn:
             result = await conn.execute(
-                self._insert(dead_letters)
-                .values(**asdict(record))
-                .on_conflict_do_nothing()
-                .returning(dead_letters.c.id)
+                self._insert(dead_letters).values(**asdict(record)).on_conflict_do_nothing().returning(dead_letters.c.id)
             )
             return result.first() is not None
 
@@ -356,21 +320,13 @@ class Repository:
     async def secret(self, name: str, create: bytes) -> bytes:
         """The stored secret of that name; `create` is stored first when there is none."""
         async with self.db.write() as conn:
-            await conn.execute(
-                self._insert(service_secrets)
-                .values(name=name, value=create)
-                .on_conflict_do_nothing()
-            )
-            result = await conn.execute(
-                select(service_secrets.c.value).where(service_secrets.c.name == name)
-            )
+            await conn.execute(self._insert(service_secrets).values(name=name, value=create).on_conflict_do_nothing())
+            result = await conn.execute(select(service_secrets.c.value).where(service_secrets.c.name == name))
             return bytes(result.scalar_one())
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _page(
-        self, query: Select[Any], offset: int, limit: int | None
-    ) -> tuple[list[RowMapping], bool]:
+    async def _page(self, query: Select[Any], offset: int, limit: int | None) -> tuple[list[RowMapping], bool]:
         if limit is not None:
             query = query.offset(offset).limit(limit + 1)
         async with self.db.read() as conn:
@@ -417,9 +373,7 @@ def _instances_with_workflow() -> Select[Any]:
 
 
 # Built once: the most frequent reads, where building a statement costs more than running it.
-_INSTANCE = PreparedRead(
-    _instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id"))
-)
+_INSTANCE = PreparedRead(_instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id")))
 _STAGES = PreparedRead(
     select(workflow_instance_stage_statuses)
     .where(workflow_instance_stage_statuses.c.instance_id == bindparam("instance_id"))
@@ -437,9 +391,7 @@ def _workflow(row: Mapping[Any, Any], prefix: str = "") -> WorkflowRecord:
     )
 
 
-def _instance(
-    row: Mapping[Any, Any], stages: list[StageStatusRecord] | None = None, prefix: str = ""
-) -> InstanceRecord:
+def _instance(row: Mapping[Any, Any], stages: list[StageStatusRecord] | None = None, prefix: str = "") -> InstanceRecord:
     return InstanceRecord(
         id=row[f"{prefix}id"],
         workflow_id=row[f"{prefix}workflow_id"],

@@ -5,9 +5,9 @@ handler, so every instance transition used to cost a `matching_triggers` query e
 trigger at all. `TriggerTypes` keeps the set of event types of live triggers, reloaded at most
 every `ttl` seconds (one cheap `SELECT DISTINCT`):
 
-* a trigger created or deleted through this process's API calls `invalidate()`, which bumps a
-  process-wide generation: the next event of any handler in this process reloads the set, so a
-  new trigger fires for the very next event;
+* a trigger created or deleted through this process's application (flows/application/triggers.py,
+  which shares this object with the handler) calls `invalidate()`, which bumps a generation: the
+  next event reloads the set, so a new trigger fires for the very next event;
 * a trigger created by another process is seen within `ttl`.
 
 The set may hold types whose triggers are gone (deleted trigger or workflow): those events only
@@ -24,14 +24,6 @@ from flows.storage.repository import Repository
 
 DEFAULT_TTL = 1.0
 
-_generation = 0
-
-
-def invalidate() -> None:
-    """A trigger was created or deleted in this process: every cache reloads on its next use."""
-    global _generation
-    _generation += 1
-
 
 class TriggerTypes:
     def __init__(self, repository: Repository, ttl: float = DEFAULT_TTL) -> None:
@@ -39,19 +31,26 @@ class TriggerTypes:
         self.ttl = ttl
         self._types: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
-        self._generation = -1
+        self._generation = 0
+        """Bumped by every invalidation."""
+        self._loaded_generation = -1
+        """The generation `_types` was loaded at."""
         self._lock = asyncio.Lock()
 
+    def invalidate(self) -> None:
+        """A trigger was created or deleted: reload on the next use."""
+        self._generation += 1
+
     def _fresh(self) -> bool:
-        return self._generation == _generation and time.monotonic() - self._loaded_at < self.ttl
+        return self._loaded_generation == self._generation and time.monotonic() - self._loaded_at < self.ttl
 
     async def may_match(self, event_type: str) -> bool:
         """False only when no live trigger listens to `event_type` (as of at most `ttl` ago)."""
         if not self._fresh():
             async with self._lock:
                 if not self._fresh():
-                    generation, started = _generation, time.monotonic()
+                    generation, started = self._generation, time.monotonic()
                     self._types = frozenset(await self.repository.live_trigger_events())
                     # An invalidation during the reload leaves this set stale: reload next time.
-                    self._generation, self._loaded_at = generation, started
+                    self._loaded_generation, self._loaded_at = generation, started
         return event_type in self._types

@@ -1,4 +1,4 @@
-"""`link(obj, rel)` for trigger expressions (reference §9.5), and running an expression with it.
+"""`link(obj, rel)` for trigger expressions (docs/triggers.md), and running an expression with it.
 
 Running: every evaluation is bounded by its budget (flows.triggers.expr.budget: memory, time), and
 none may stall the event loop. An expression first runs inline with a short time slice
@@ -45,7 +45,7 @@ _evaluators = ThreadPoolExecutor(max_workers=EVALUATORS, thread_name_prefix="flo
 
 
 class LinkError(Exception):
-    """A `link()` failure; its text is the expression's error (reference §9.5)."""
+    """A `link()` failure; its text is the expression's error (docs/triggers.md)."""
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -73,9 +73,7 @@ def _find_uri(obj: Any, rel: str) -> str:
     return uri
 
 
-def _check_target(
-    stack: StackClient, target: httpx.URL, services: Services, rel: str, uri: str
-) -> None:
+def _check_target(stack: StackClient, target: httpx.URL, services: Services, rel: str, uri: str) -> None:
     """Refuse a URL off the stack's origin or, with `services`, outside those services' paths."""
     if not target.is_absolute_url or _origin(target) != _origin(stack.base_url):
         raise LinkError(f"link '{rel}' points outside the stack: {uri}")
@@ -154,9 +152,7 @@ async def compile_expression(source: str) -> expr.Program:
     return await asyncio.get_running_loop().run_in_executor(_evaluators, expr.compile, source)
 
 
-async def run(
-    program: expr.Program, source: str, payload: Any, stack: StackClient | None, *, services: Services = None
-) -> Any:
+async def run(program: expr.Program, source: str, payload: Any, stack: StackClient | None, *, services: Services = None) -> Any:
     """`program` (compiled from `source`) run against `{"event": payload}` with `link()`.
 
     With `services` (names such as "ledger"), `link()` only reads those services' resources;
@@ -166,9 +162,7 @@ async def run(
     return await _bounded(program, source, payload, stack, services, _value)
 
 
-async def run_variable(
-    program: expr.Program, source: str, payload: Any, stack: StackClient | None, *, services: Services = None
-) -> str:
+async def run_variable(program: expr.Program, source: str, payload: Any, stack: StackClient | None, *, services: Services = None) -> str:
     """As `run`, for a variable: its value as the workflow receives it, rendered within the same
     budget (rendering a large value is work of its own: `expr.to_variable_string`)."""
     rendered: str = await _bounded(program, source, payload, stack, services, _variable)

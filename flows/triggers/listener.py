@@ -9,18 +9,19 @@ Every transport hands each message to the `EventHandler`: HTTP ingestion and NAT
    (flows.documents: at most 64 levels deep, no lone surrogate, no NUL, no NaN, numbers within a
    float's range, as Go decodes them). Otherwise it is `InvalidEnvelope`.
 2. Live triggers on that `type` whose `version` is unset or equal to the envelope's are selected;
-   triggers of a soft-deleted workflow never fire (design, "Where we differ" 6).
+   triggers of a soft-deleted workflow never fire (docs/differences.md#6): the `start`
+   collaborator (flows/application/workflows.py `Workflows.start`) starts only live workflows.
 3. Each trigger's filter (compiled once per trigger and source, cached) runs against
    `{"event": payload}`, its `link()` limited to the envelope's `app` (flows.triggers.link);
    anything but `true`, or an evaluation error, skips the trigger: nothing is recorded, the
    error is logged. A filter over its budget (flows.triggers.expr.budget) is not an answer about
    the event but a broken trigger: it records a failed occurrence.
-4. For each match, every variable is evaluated and converted to a string (reference §9.6). An
+4. For each match, every variable is evaluated and converted to a string (docs/triggers.md). An
    evaluation error, or a value no database can store (a lone surrogate, NUL), records a failed
-   occurrence carrying the message, and no instance is started (design, "Where we differ" 8).
-5. Otherwise the trigger's workflow is started with those variables under an instance id derived
-   from the trigger and the de-duplication key, its instance row inserted, and the occurrence
-   recorded with `workflowInstanceID`.
+   occurrence carrying the message, and no instance is started (docs/differences.md#8).
+5. Otherwise the trigger's workflow is started (`start`) with those variables under an instance id
+   derived from the trigger and the de-duplication key, its instance row inserted, and the
+   occurrence recorded with `workflowInstanceID`.
 
 Each trigger is evaluated on its own: an unexpected failure of one (its filter, variables, the
 start of its instance) records a failed occurrence for that trigger, and the next triggers of the
@@ -63,11 +64,9 @@ from flows.documents import (
     storable_bytes,
     storable_text,
 )
-from flows.engine.client import Engine
-from flows.engine.instances import start_instance
 from flows.outages import dependency_down
 from flows.stack.client import StackClient
-from flows.storage.records import DeadLetterRecord, OccurrenceRecord, TriggerRecord
+from flows.storage.records import DeadLetterRecord, InstanceRecord, OccurrenceRecord, TriggerRecord
 from flows.storage.repository import Repository
 from flows.triggers import expr, link
 from flows.triggers.cache import TriggerTypes
@@ -76,7 +75,7 @@ from flows.triggers.expr.values import from_json
 logger = logging.getLogger("flows.triggers")
 
 DEDUP_BY_PAYLOAD_ID = frozenset({"SAVED_PAYMENT", "SAVED_ACCOUNT"})
-"""Event types that fire a trigger at most once per payload `id` (reference §9.2)."""
+"""Event types that fire a trigger at most once per payload `id` (docs/triggers.md, de-duplication)."""
 
 HTTP, NATS, SANDBOX, LIFECYCLE = "http", "nats", "sandbox", "lifecycle"
 """Where a message came from, as its dead letter says."""
@@ -91,6 +90,10 @@ MAX_MESSAGE_ID = 1024
 """How much of a message id a dead letter shows (characters)."""
 MAX_KEY_BYTES = 512
 """A longer de-duplication key is stored as its digest (an index entry has a size limit)."""
+
+StartInstance = Callable[[str, dict[str, str], str], Awaitable[InstanceRecord | None]]
+"""Starts an instance of a workflow (id, variables, de-duplication key) for a trigger that fired;
+None when the workflow is not live, and the trigger does not fire."""
 
 _DEAD_LETTERS = uuid.UUID("0b7d6f0e-5f2a-4f43-9a53-2d1f4c7a8e61")
 _CACHE_LIMIT = 4096
@@ -201,15 +204,22 @@ def _raw_of(envelope: Any) -> bytes:
 class EventHandler:
     """Matches events against the triggers and fires them (see the module's docstring)."""
 
-    def __init__(self, repository: Repository, engine: Engine, stack: StackClient | None = None) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        start: StartInstance,
+        trigger_types: TriggerTypes,
+        stack: StackClient | None = None,
+        on_occurrence: Callable[[OccurrenceRecord], None] | None = None,
+    ) -> None:
         self.repository = repository
-        self.engine = engine
-        self.stack = stack
-        """Where `link()` fetches resources (reference §9.5); None: every link() fails."""
-        self._programs: dict[tuple[str, str], expr.Program] = {}
-        self.trigger_types = TriggerTypes(repository)
+        self.start = start
+        self.trigger_types = trigger_types
         """Skips the trigger query for event types no live trigger listens to (flows.triggers.cache)."""
-        self.on_occurrence: Callable[[OccurrenceRecord], None] | None = None
+        self.stack = stack
+        """Where `link()` fetches resources (docs/triggers.md); None: every link() fails."""
+        self._programs: dict[tuple[str, str], expr.Program] = {}
+        self.on_occurrence = on_occurrence
         """Told of every recorded occurrence (SUCCEEDED/FAILED_TRIGGER events); must not block."""
 
     async def receive(self, raw: bytes, message_id: str, *, source: str) -> list[OccurrenceRecord]:
@@ -341,9 +351,7 @@ class EventHandler:
             raise UnprocessableEvent(_reason("; ".join(unrecorded)))
         return recorded
 
-    async def _evaluate(
-        self, trigger: TriggerRecord, envelope: dict[str, Any], payload: Any, key: str
-    ) -> OccurrenceRecord | None:
+    async def _evaluate(self, trigger: TriggerRecord, envelope: dict[str, Any], payload: Any, key: str) -> OccurrenceRecord | None:
         """One trigger on one event: its occurrence, failed if anything unexpected failed."""
         try:
             if not await self.matches(trigger, payload, envelope.get("app")):
@@ -359,19 +367,13 @@ class EventHandler:
             return await self._record_failure(trigger, envelope, key, _failure(error))
 
     def _occurrence(self, trigger: TriggerRecord, envelope: dict[str, Any]) -> OccurrenceRecord:
-        return OccurrenceRecord(
-            id=str(uuid.uuid4()), trigger_id=trigger.id, date=datetime.now(UTC), event=copy.deepcopy(envelope)
-        )
+        return OccurrenceRecord(id=str(uuid.uuid4()), trigger_id=trigger.id, date=datetime.now(UTC), event=copy.deepcopy(envelope))
 
-    async def _record_failure(
-        self, trigger: TriggerRecord, envelope: dict[str, Any], key: str, reason: str
-    ) -> OccurrenceRecord | None:
+    async def _record_failure(self, trigger: TriggerRecord, envelope: dict[str, Any], key: str, reason: str) -> OccurrenceRecord | None:
         failed = replace(self._occurrence(trigger, envelope), error=_reason(reason))
         return self._recorded(failed) if await self.repository.insert_occurrence(failed, key) else None
 
-    async def _fire(
-        self, trigger: TriggerRecord, envelope: dict[str, Any], payload: Any, key: str
-    ) -> OccurrenceRecord | None:
+    async def _fire(self, trigger: TriggerRecord, envelope: dict[str, Any], payload: Any, key: str) -> OccurrenceRecord | None:
         if await self.repository.has_occurrence(trigger.id, key):
             logger.debug("trigger %s already fired for %s", trigger.id, key)
             return None
@@ -380,12 +382,9 @@ class EventHandler:
         except (expr.ExprError, DocumentError) as error:
             logger.info("trigger %s failed: variable error: %s", trigger.id, error)
             return await self._record_failure(trigger, envelope, key, str(error))
-        workflow = await self.repository.get_workflow(trigger.workflow_id)
-        if workflow is None or workflow.deleted_at is not None:
+        instance = await self.start(trigger.workflow_id, variables, f"trigger:{trigger.id}:{key}")
+        if instance is None:
             return None
-        instance, _started = await start_instance(
-            self.engine, self.repository, workflow, variables, f"trigger:{trigger.id}:{key}"
-        )
         fired = replace(self._occurrence(trigger, envelope), workflow_instance_id=instance.id)
         if not await self.repository.insert_occurrence(fired, key):
             return None

@@ -1,6 +1,6 @@
 """NATS JetStream: consuming the stack's events and publishing the orchestration's own.
 
-Consumption (stack-apis.md §5.3, anchor §9.1): every `--topics` subject (e.g. `prod.ledger`)
+Consumption (docs/events.md, NATS): every `--topics` subject (e.g. `prod.ledger`)
 belongs to a stream the stack owns (one stream per stack, `<stack>.*`); Flows looks the stream up
 by subject and never creates it. On each such stream one durable pull consumer named
 `orchestration` (shared by every worker of the deployment, so each message is processed once
@@ -40,7 +40,6 @@ NAK_DELAY_S = 1.0
 MESSAGE_ID_HEADERS = ("Nats-Msg-Id", "_watermill_message_uuid")
 
 
-
 class Receive(Protocol):
     """`EventHandler.receive`."""
 
@@ -48,9 +47,7 @@ class Receive(Protocol):
 
 
 async def connect(url: str) -> NATS:
-    return await nats.connect(
-        url, name="flows-orchestration", max_reconnect_attempts=-1, reconnect_time_wait=1
-    )
+    return await nats.connect(url, name="flows-orchestration", max_reconnect_attempts=-1, reconnect_time_wait=1)
 
 
 def message_id(msg: Msg) -> str:

@@ -1,31 +1,56 @@
 """The event pipeline of a `serve`/`worker` process: the NATS connection when configured, the
-JetStream consumer of `--topics`, and the lifecycle publisher (NATS and in process)."""
+JetStream consumer of `--topics`, and the lifecycle publisher (NATS and in process).
+
+Made before the trigger handler, which reports its occurrences to `occurrence_recorded`, then
+started with that handler: it consumes the stack's events into it and delivers Flows' own
+lifecycle events to it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from typing import Any
 
+from flows.engine.lifecycle import TOPIC, LifecyclePublisher, map_topic, occurrence_event
 from flows.settings import Settings
+from flows.storage.records import OccurrenceRecord
 from flows.triggers import nats as nats_transport
-from flows.triggers.lifecycle import (
-    TOPIC,
-    LifecyclePublisher,
-    map_topic,
-    occurrence_event,
-)
-from flows.triggers.listener import EventHandler
+from flows.triggers.listener import LIFECYCLE, EventHandler
 
 logger = logging.getLogger("flows.triggers")
 
 
-@dataclass
 class Pipeline:
-    publisher: LifecyclePublisher
-    connection: Any | None = None
-    consumer: nats_transport.Consumer | None = None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.publisher = LifecyclePublisher(map_topic(TOPIC, settings.publisher_topic_mapping, settings.stack))
+        self.connection: Any | None = None
+        self.consumer: nats_transport.Consumer | None = None
+
+    def occurrence_recorded(self, occurrence: OccurrenceRecord) -> None:
+        """The trigger handler's `on_occurrence`: SUCCEEDED/FAILED_TRIGGER go out with the rest."""
+        self.publisher.emit([occurrence_event(occurrence)])
+
+    async def start(self, handler: EventHandler, *, consume: bool = True) -> None:
+        """Connect to NATS when configured, publish, and consume `--topics` when `consume`."""
+        settings = self.settings
+        url = settings.nats_address()
+        js = None
+        if url:
+            self.connection = await nats_transport.connect(url)
+            js = self.connection.jetstream()
+        self.publisher.start(js, handler.sink(LIFECYCLE))
+        if self.connection is not None and settings.topics and consume:
+            consumer = nats_transport.Consumer(self.connection, settings.topics, handler.receive)
+            try:
+                await consumer.start()
+            except Exception:
+                await self.close()
+                raise
+            self.consumer = consumer
+        elif settings.topics and not url:
+            logger.warning("--topics is set but no NATS URL (--nats-url): nothing is consumed")
 
     async def stop_consuming(self) -> None:
         if self.consumer is not None:
@@ -40,28 +65,4 @@ class Pipeline:
             # drain waits on the pull subscriptions for its whole timeout (30 s).
             with contextlib.suppress(Exception):
                 await self.connection.close()
-
-
-async def start_pipeline(settings: Settings, handler: EventHandler, *, consume: bool = True) -> Pipeline:
-    url = settings.nats_address()
-    connection = None
-    js = None
-    if url:
-        connection = await nats_transport.connect(url)
-        js = connection.jetstream()
-    subject = map_topic(TOPIC, settings.publisher_topic_mapping, settings.stack)
-    publisher = LifecyclePublisher(js, subject, handler)
-    publisher.start()
-    handler.on_occurrence = lambda occurrence: publisher.emit([occurrence_event(occurrence)])
-    pipeline = Pipeline(publisher, connection)
-    if connection is not None and settings.topics and consume:
-        consumer = nats_transport.Consumer(connection, settings.topics, handler.receive)
-        try:
-            await consumer.start()
-        except Exception:
-            await pipeline.close()
-            raise
-        pipeline.consumer = consumer
-    elif settings.topics and not url:
-        logger.warning("--topics is set but no NATS URL (--nats-url): nothing is consumed")
-    return pipeline
+            self.connection = None

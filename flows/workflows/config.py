@@ -1,6 +1,6 @@
-"""A workflow config: `{"name"?: str, "stages": [{"<kind>": {...}}, ...]}` (reference §5.1).
+"""A workflow config: `{"name"?: str, "stages": [{"<kind>": {...}}, ...]}` (docs/stages.md).
 
-Configs are validated in full when a workflow is created (design "Where we differ" 4): the
+Configs are validated in full when a workflow is created (docs/differences.md#4): the
 shape, every stage's kind, fields, types, required fields and exactly-one-of rules; only values
 written as `${variable}` wait for run time. The config itself is never rewritten: it is stored
 and returned as submitted, and defaults apply when a stage is resolved.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flows.stages import STAGES, ConfigError, Stage, StageFailure
+from flows.stages import STAGES, ConfigError
 
 MAX_STAGES = 1_000
 """One Temporal workflow runs every stage of an instance; this bounds its history."""
@@ -56,20 +56,3 @@ def _single_entry(stage: Any, path: str) -> tuple[str, Any]:
         raise ConfigError(f"{path}: a specification should have only one name")
     ((kind, raw),) = stage.items()
     return kind, raw
-
-
-def stage_entries(config: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """(kind, raw parameters) of each stage, in order, of a config that passed `validate_config`."""
-    entries: list[tuple[str, Any]] = []
-    for stage in config.get("stages") or []:
-        ((kind, raw),) = stage.items()
-        entries.append((kind, raw))
-    return entries
-
-
-def resolve_stage(kind: str, raw: Any, variables: Mapping[str, str]) -> Stage:
-    """The stage ready to run: interpolated, defaulted and validated; StageFailure otherwise."""
-    stage_class = STAGES.get(kind)
-    if stage_class is None:  # only a config stored without validation could get here
-        raise StageFailure(f"unknown stage type '{kind}'")
-    return stage_class.resolve(raw, variables)

@@ -54,19 +54,11 @@ class _CoreResolver(BaseResolver):
     """Plain scalars resolved by YAML 1.2's core schema, minus infinities and NaN."""
 
 
-_CoreResolver.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_CoreResolver.add_implicit_resolver(
-    _NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
+_CoreResolver.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_CoreResolver.add_implicit_resolver(_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 # Integers before floats: the float pattern matches integers too, and the first match wins.
-_CoreResolver.add_implicit_resolver(
-    _INT, re.compile(rf"^(?:{_INT_PATTERN.pattern})$"), list("-+0123456789")
-)
-_CoreResolver.add_implicit_resolver(
-    _FLOAT, re.compile(rf"^(?:{_FLOAT_PATTERN.pattern})$"), list("-+.0123456789")
-)
+_CoreResolver.add_implicit_resolver(_INT, re.compile(rf"^(?:{_INT_PATTERN.pattern})$"), list("-+0123456789"))
+_CoreResolver.add_implicit_resolver(_FLOAT, re.compile(rf"^(?:{_FLOAT_PATTERN.pattern})$"), list("-+.0123456789"))
 
 
 class _JsonComposer(Composer):
@@ -76,9 +68,7 @@ class _JsonComposer(Composer):
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
-        if isinstance(event, AliasEvent) or (
-            isinstance(event, ScalarEvent | CollectionStartEvent) and event.anchor is not None
-        ):
+        if isinstance(event, AliasEvent) or (isinstance(event, ScalarEvent | CollectionStartEvent) and event.anchor is not None):
             raise ConfigError(f"{_PREFIX}: {_where(event)}anchors and aliases are not supported")
         node = super().compose_node(parent, index)
         if node is not None and node.tag not in _JSON_TAGS:
@@ -95,9 +85,7 @@ class _JsonConstructor(SafeConstructor):
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
-                raise ConfigError(
-                    f"{_PREFIX}: {_where(key_node)}mapping keys must be strings, got {key!r}"
-                )
+                raise ConfigError(f"{_PREFIX}: {_where(key_node)}mapping keys must be strings, got {key!r}")
             if key in mapping:
                 raise ConfigError(f"{_PREFIX}: {_where(key_node)}duplicate key {key!r}")
             mapping[key] = self.construct_object(value_node, deep=True)

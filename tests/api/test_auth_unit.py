@@ -32,7 +32,6 @@ from flows.api.auth import (
     token_route,
 )
 from flows.api.tokens import (
-    SCOPES,
     AuthClient,
     InvalidToken,
     TokenIssuer,
@@ -42,12 +41,13 @@ from flows.api.tokens import (
     load_or_create_signing_key,
     signing_key_from_setting,
 )
+from flows.composition import SCOPES
 
 KEY = b"k" * 32
 OTHER_KEY = b"o" * 32
 CLIENTS = [
-    AuthClient("app", "s3cret"),
-    AuthClient("other", "pa+ss:word"),
+    AuthClient("app", "s3cret", SCOPES),
+    AuthClient("other", "pa+ss:word", SCOPES),
     AuthClient("reader", "r3ad", ("orchestration:read",)),
     AuthClient("orchestrator", "0rch", ("orchestration:read", "orchestration:write")),
 ]
@@ -84,7 +84,7 @@ def client_for(issuer: TokenIssuer) -> httpx.AsyncClient:
 
 @pytest.fixture
 def issuer() -> TokenIssuer:
-    return TokenIssuer(KEY, CLIENTS, issuer="flows")
+    return TokenIssuer(KEY, CLIENTS, issuer="flows", scopes=SCOPES)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ async def client(issuer: TokenIssuer) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def open_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(TokenIssuer(KEY, [], issuer="flows")) as c:
+    async with client_for(TokenIssuer(KEY, [], issuer="flows", scopes=SCOPES)) as c:
         yield c
 
 
@@ -516,7 +516,8 @@ async def test_a_read_only_client_can_read_but_not_write(client: httpx.AsyncClie
 
 async def test_a_token_is_narrowed_to_what_its_client_may_have_now(client: httpx.AsyncClient) -> None:
     # Signed with the same key while `reader` could write, or for a client since removed.
-    before = TokenIssuer(KEY, [AuthClient("reader", "r3ad"), AuthClient("gone", "x")], issuer="flows")
+    clients = [AuthClient("reader", "r3ad", SCOPES), AuthClient("gone", "x", SCOPES)]
+    before = TokenIssuer(KEY, clients, issuer="flows", scopes=SCOPES)
     widened = before.issue("reader", ["orchestration:read", "orchestration:write"]).access_token
     assert (await client.get("/workflows", headers=bearer(widened))).status_code == 200
     assert_envelope(await client.post("/workflows", headers=bearer(widened)), 403)
@@ -591,7 +592,9 @@ def test_issued_tokens_carry_the_audience() -> None:
 
 def test_clients_from_the_flag() -> None:
     clients = load_clients(
-        "a:x, b:y:orchestration:read , c:z:orchestration:write+ledger:read+orchestration:read,", None
+        "a:x, b:y:orchestration:read , c:z:orchestration:write+ledger:read+orchestration:read,",
+        None,
+        SCOPES,
     )
     assert clients == [
         AuthClient("a", "x", SCOPES),
@@ -605,7 +608,7 @@ def test_clients_from_the_flag() -> None:
 def test_clients_from_a_file_add_to_the_flag(tmp_path: Path) -> None:
     path = tmp_path / "clients"
     path.write_text("# the API's clients\n\nviewer:v,1 s3cret:orchestration:read\n  # indented\nadmin:pw\n")
-    clients = load_clients("flag:f", path)
+    clients = load_clients("flag:f", path, SCOPES)
     assert [(c.client_id, c.secret, c.scopes) for c in clients] == [
         ("flag", "f", SCOPES),
         ("viewer", "v,1 s3cret", ("orchestration:read",)),

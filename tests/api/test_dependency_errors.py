@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from flows.api.app import create_app
-from flows.api.services import Services
 from flows.api.tokens import TokenIssuer
+from flows.application import build_application
 from flows.engine.client import Engine
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
@@ -105,7 +105,7 @@ async def test_a_database_error_that_is_no_outage_answers_500(tmp_path: Path) ->
 async def _client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the real application; an exception it re-raised would fail the test."""
     # Reads never reach Temporal: no engine is needed to show what the database does.
-    found = Services(Repository(database), cast(Engine, None), version="test")
+    found = build_application(Repository(database), cast(Engine, None), version="test")
     app = create_app(found, TokenIssuer(b"k" * 32, {}, issuer="flows"))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://flows") as client:

@@ -1,6 +1,6 @@
 """Events sent to instances, through the official Python SDK (on SQLite and PostgreSQL).
 
-Behaviour: reference §2.9 and §6.4, with design.md "Where we differ" 10 (events are not lost: kept
+Behaviour: docs/api.md and docs/stages.md (wait_event), with docs/differences.md#10 (events are not lost: kept
 in a FIFO buffer until a `wait_event` stage of that name consumes them, each consumed once), and
 the decisions on events (empty name → 400, terminated → 400, unknown → 404, Idempotency-Key).
 

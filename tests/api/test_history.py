@@ -1,9 +1,9 @@
 """Instance and stage histories, v1 and v2, through the official Python SDK (SQLite and PostgreSQL).
 
-Behaviour: reference §2.11–2.12 and §4.5–4.6: one entry per started stage with the stage's
+Behaviour (docs/api.md, histories): one entry per started stage with the stage's
 *resolved* input; stages without activities (noop, delay, wait_event) have an empty stage history.
 Unknown instance, and a stage number that is not an integer, negative or not reached → 404
-(design "Decisions for implementers").
+(docs/api.md, errors).
 """
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def test_v2_failed_instance_shows_its_error(api: Api) -> None:
 
 
 def test_a_stage_that_fails_resolution_is_not_in_history(api: Api) -> None:
-    # A missing variable interpolates to "" (reference §5.5); the required `event` is then empty,
+    # A missing variable interpolates to "" (docs/stages.md, variables); the required `event` is then empty,
     # so the stage fails before it starts: a status row with the error, no history entry.
     instance = start(api, [{"noop": {}}, {"wait_event": {"event": "${missing}"}}, {"noop": {}}])
     ended = terminated(api, instance.id)

@@ -1,6 +1,6 @@
 """Instances through the official Python SDK: run, list, read, abort (on SQLite and PostgreSQL).
 
-Behaviour: reference §2.6–2.10, §4.2–4.3, §8, with design.md "Where we differ" 1–3 (abort really
+Behaviour: docs/api.md, with docs/differences.md#1 to #3 (abort really
 cancels, `?wait=true` waits and shows the instance's own error, unknown things are 404).
 """
 
@@ -256,7 +256,7 @@ def test_instances_of_a_deleted_workflow_are_hidden_but_readable(api: Api) -> No
     assert read.id == instance.id
     assert read.workflow is not None and read.workflow.id == workflow_id
     assert "deletedAt" in raw_instance(api, instance.id)["workflow"]
-    # A running instance of a deleted workflow keeps running (design: "Where we differ" 6).
+    # A running instance of a deleted workflow keeps running (docs/differences.md#6).
     stage_started(api, instance.id, 0)
     send_event(api, instance.id, "go")
     assert terminated(api, instance.id).error is None
@@ -309,7 +309,7 @@ def test_get_shows_the_failed_stage_and_stops_there(api: Api) -> None:
 
 
 def test_a_workflow_without_stages_terminates_at_once(api: Api) -> None:
-    # A config needs `stages`, but an empty list is valid (reference §8.1).
+    # A config needs `stages`, but an empty list is valid (docs/stages.md).
     instance = run(api, create_workflow(api, []), wait=True)
     assert instance.terminated is True and instance.error is None
     assert "status" not in raw_instance(api, instance.id)

@@ -1,4 +1,4 @@
-"""`POST /v2/triggers/{triggerID}/test` and expression checks at trigger creation (reference §3)."""
+"""`POST /v2/triggers/{triggerID}/test` and expression checks at trigger creation (docs/triggers.md)."""
 
 from __future__ import annotations
 

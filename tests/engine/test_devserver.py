@@ -15,11 +15,10 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 from flows.datadir import DataDir, open_data_dir
-from flows.engine import devserver
+from flows.engine import devserver, process
 from flows.engine.devserver import (
     DEFAULT_RETENTION,
     EmbeddedTemporal,
-    TemporalFiles,
     TemporalNotFound,
     find_temporal_binary,
     read_embedded_address,
@@ -97,16 +96,16 @@ async def test_restart_after_crash_stops_the_stale_server(data_dir: DataDir) -> 
 
 
 async def test_stale_address_file_is_ignored(tmp_path: Path) -> None:
-    files = TemporalFiles.in_dir(tmp_path)
+    files = DataDir.unlocked(tmp_path)
     files.temporal_address_path.write_text("127.0.0.1:1\n")
     files.temporal_pid_path.write_text(f"{os.getpid()}\n")  # alive, but not a Temporal
     assert read_embedded_address(tmp_path) is None
 
 
 async def test_two_data_dirs_run_side_by_side(tmp_path: Path) -> None:
-    first = EmbeddedTemporal(TemporalFiles.in_dir(_mkdir(tmp_path / "one")))
+    first = EmbeddedTemporal(DataDir.unlocked(_mkdir(tmp_path / "one")))
     second = EmbeddedTemporal(
-        TemporalFiles.in_dir(_mkdir(tmp_path / "two")), retention=timedelta(days=30)
+        DataDir.unlocked(_mkdir(tmp_path / "two")), retention=timedelta(days=30)
     )
     try:
         a = await first.start()
@@ -127,7 +126,7 @@ async def test_port_taken_at_bind_time_is_retried(
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         busy = squatter.getsockname()[1]
-        real_free_ports = devserver._free_ports
+        real_free_ports = process.free_ports
         picks: list[list[int]] = []
 
         def lose_the_race_once(count: int) -> list[int]:
@@ -137,8 +136,8 @@ async def test_port_taken_at_bind_time_is_retried(
             picks.append(ports)
             return ports
 
-        monkeypatch.setattr(devserver, "_free_ports", lose_the_race_once)
-        embedded = EmbeddedTemporal(TemporalFiles.in_dir(tmp_path))
+        monkeypatch.setattr(process, "free_ports", lose_the_race_once)
+        embedded = EmbeddedTemporal(DataDir.unlocked(tmp_path))
         try:
             address = await embedded.start()
         finally:
@@ -161,7 +160,7 @@ def _mkdir(path: Path) -> Path:
 
 
 async def test_startup_timeout_cleans_up(tmp_path: Path) -> None:
-    embedded = EmbeddedTemporal(TemporalFiles.in_dir(tmp_path), startup_timeout=0.001)
+    embedded = EmbeddedTemporal(DataDir.unlocked(tmp_path), startup_timeout=0.001)
     with pytest.raises(devserver.TemporalStartError, match="did not answer"):
         await embedded.start()
     assert not embedded.running

@@ -363,7 +363,7 @@ def posting(
 def overdraft_script(
     source: str, destination: str, amount: int, asset: str = ASSET
 ) -> dict[str, str]:
-    """The Numscript of reference §6.2 (two-space indentation, no trailing newline)."""
+    """The overdraft Numscript of docs/stages.md (two-space indentation, no trailing newline)."""
     return {
         "plain": f"send [{asset} {amount}] (\n  source = @{source} allowing unbounded overdraft\n"
         f"  destination = @{destination}\n)"

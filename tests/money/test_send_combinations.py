@@ -1,4 +1,4 @@
-"""The nine `send` combinations of reference §6.2, run as workflows on a real `flows serve`, in
+"""The nine `send` combinations of docs/stages.md, run as workflows on a real `flows serve`, in
 both setups of conftest.py (its own sandbox; another `flows serve`'s sandbox over OAuth2).
 
 Each test asserts (a) the exact requests the stack received, from the sandbox's recording

@@ -14,6 +14,7 @@ from formance_sdk_python import SDK
 from starlette.applications import Starlette
 
 from flows.sandbox.app import create_sandbox_app
+from flows.sandbox.tables import MIGRATIONS
 from flows.storage.database import Database
 from tests.support.service import free_port
 
@@ -77,7 +78,7 @@ class SandboxServer:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         database = Database(self.database_url)
-        await database.migrate()
+        await database.migrate(MIGRATIONS)  # the sandbox's own history, not the core's
         self.app = create_sandbox_app(database, **self.options)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning"

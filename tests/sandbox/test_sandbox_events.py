@@ -1,4 +1,4 @@
-"""The events the sandbox publishes after each committed write (stack-apis §4), as its sink sees
+"""The events the sandbox publishes after each committed write (docs/sandbox.md), as its sink sees
 them: exact envelopes and payload shapes; nothing for a failed write, a dry run or a replay."""
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import pytest
 from sandbox_support import SandboxServer, balances
 from sqlalchemy import func, select
 
+from flows.sandbox.tables import sandbox_requests
 from flows.storage.database import Database, sqlalchemy_url
-from flows.storage.sandbox_tables import sandbox_requests
 from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 from tests.support.stack import new_ledger

@@ -25,8 +25,8 @@ from test_sandbox_payments import (
     payment_body,
 )
 
+from flows.sandbox.tables import sandbox_accounts
 from flows.storage.database import Database, sqlalchemy_url
-from flows.storage.sandbox_tables import sandbox_accounts
 from tests.support.stack import new_ledger
 
 LEDGER_V2 = "/api/ledger/v2"
@@ -311,6 +311,30 @@ def test_deeply_nested_json_is_refused(scene: Scene, depth: int) -> None:
     refused(scene, "GET", path, content=deep_filter.encode())
     if depth <= 1_000:  # a longer cursor would not fit in a request line
         refused(scene, "GET", path, params={"cursor": _token(nested)})
+
+
+MISTYPED_FILTERS = [
+    {"$exists": {"metadata": []}},
+    {"$exists": {"metadata": 1}},
+    {"$match": {"address": 18446744073709551616}},
+    {"$match": {"account": {"a": 1}}},
+    {"$lt": {"balance": "10"}},
+    {"$gt": {"balance[USD/2]": True}},
+    {"$gte": {"id": "x"}},
+]
+
+
+@pytest.mark.parametrize("clause", MISTYPED_FILTERS, ids=json.dumps)
+@pytest.mark.parametrize("listing", ["accounts", "transactions", "aggregate/balances"])
+def test_filters_of_the_wrong_type_are_refused(scene: Scene, clause: dict[str, Any], listing: str) -> None:
+    path = f"{LEDGER_V2}/{scene.ledger}/{listing}"
+    refused(scene, "GET", path, content=json.dumps({"$and": [{"$match": {"address": "users:"}}, {"$not": clause}]}).encode())
+
+
+def test_an_address_filter_on_transactions_matches_none(scene: Scene) -> None:
+    listed = scene.http.request("GET", f"{LEDGER_V2}/{scene.ledger}/transactions", content=b'{"$match": {"address": "users:"}}')
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["cursor"]["data"] == []
 
 
 def test_a_body_too_large_is_refused(scene: Scene) -> None:

@@ -52,7 +52,7 @@ def payment_body(url: str, **overrides: Any) -> dict[str, Any]:
 
 
 def orchestration_transfer(destination: str, **overrides: Any) -> dict[str, Any]:
-    """The body of the orchestration's CreateTransferInitiation (anchor §7)."""
+    """The body of the orchestration's CreateTransferInitiation (docs/stages.md)."""
     return {
         "reference": f"{uuid.uuid4()}-011",
         "scheduledAt": "0001-01-01T00:00:00Z",

@@ -1,4 +1,4 @@
-"""`delay` (reference §6.3): a Go duration or an RFC 3339 date, exactly one."""
+"""`delay` (docs/stages.md): a Go duration or an RFC 3339 date, exactly one."""
 
 from datetime import UTC, datetime, timedelta
 

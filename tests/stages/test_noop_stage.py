@@ -1,4 +1,4 @@
-"""`noop` (reference §6.1)."""
+"""`noop` (docs/stages.md)."""
 
 import pytest
 from stage_fakes import FakeStageContext

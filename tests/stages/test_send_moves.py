@@ -1,4 +1,4 @@
-"""`send` moving money (reference §6.2, §7): for each source → destination combination, the exact
+"""`send` moving money (docs/stages.md, send): for each source → destination combination, the exact
 stack calls a send stage makes, in order, with the exact requests.
 
 Those requests are what stage history shows as each activity's input and what the activities send
@@ -46,7 +46,7 @@ Call = tuple[str, Request]
 
 
 def wallet(id: str, name: str, ledger: str = "wallets-002", **metadata: str) -> dict[str, Any]:
-    """A wallet as Wallets returns it (§2.2 of stack-apis)."""
+    """A wallet as Wallets returns it."""
     return {
         "id": id,
         "name": name,
@@ -58,7 +58,7 @@ def wallet(id: str, name: str, ledger: str = "wallets-002", **metadata: str) -> 
 
 
 def payment(id: str, initial_amount: int = 100, asset: str = "USD/2") -> dict[str, Any]:
-    """A PAY-IN as Payments v1 returns it (§3.3 of stack-apis); `amount` may have moved since."""
+    """A PAY-IN as Payments v1 returns it; `amount` may have moved since."""
     return {
         "id": id,
         "reference": "py_123",
@@ -1251,7 +1251,7 @@ async def test_every_request_reads_back_through_the_sdks_stage_history_models(
     params: dict[str, Any],
 ) -> None:
     # Stage history shows each activity as {"input": {<name>: <request>}}; both API versions'
-    # models must accept it (design: every response satisfies the official SDKs).
+    # models must accept it (docs/api.md: every response satisfies the official SDKs).
     for metadata in (None, {"k": "v"}):
         extra = {"metadata": metadata} if metadata is not None else {}
         stage = send(**params, amount=USD, timestamp="2025-01-02T03:04:05Z", **extra)

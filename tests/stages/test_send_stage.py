@@ -1,7 +1,4 @@
-"""`send` parameters (reference §6.2): resolution, defaults, history input.
-
-Moving the money comes later; running the stage fails clearly until then.
-"""
+"""`send` parameters (docs/stages.md): resolution, defaults, history input."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +6,7 @@ from typing import Any
 import pytest
 from stage_fakes import FakeStageContext
 
-from flows.stages import StageFailure
+from flows.stages import StageFailure, resolve_stage
 from flows.stages.send import (
     Account,
     Amount,
@@ -20,7 +17,6 @@ from flows.stages.send import (
     Source,
     Wallet,
 )
-from flows.workflows import resolve_stage
 
 USD = {"amount": 100, "asset": "USD"}
 

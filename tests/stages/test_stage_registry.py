@@ -1,6 +1,8 @@
 """Every stage is registered by the key that names it in a config, with its history name."""
 
-from flows.stages import STAGES, Stage
+import pytest
+
+from flows.stages import STAGES, Delay, Stage, StageFailure, resolve_stage
 
 
 def test_stages_by_kind_with_their_history_names() -> None:
@@ -12,3 +14,14 @@ def test_stages_by_kind_with_their_history_names() -> None:
         "update": "RunUpdate",
     }
     assert all(issubclass(stage, Stage) and stage.kind == kind for kind, stage in STAGES.items())
+
+
+def test_a_stage_resolves_by_kind_with_the_run_variables() -> None:
+    stage = resolve_stage("delay", {"duration": "${d}"}, {"d": "2s"})
+    assert stage == Delay(duration=2_000_000_000)
+
+
+def test_an_unknown_kind_fails_the_stage_by_name() -> None:
+    # Only a config stored without validation gets here; the stage says why, it does not crash.
+    with pytest.raises(StageFailure, match="unknown stage type 'nope'"):
+        resolve_stage("nope", {}, {})

@@ -1,4 +1,4 @@
-"""`update` (reference §6.5): metadata on a ledger account."""
+"""`update` (docs/stages.md): metadata on a ledger account."""
 
 import pytest
 from stage_fakes import FakeStageContext

@@ -1,4 +1,4 @@
-"""`wait_event` (reference §6.4)."""
+"""`wait_event` (docs/stages.md)."""
 
 import pytest
 from stage_fakes import FakeStageContext

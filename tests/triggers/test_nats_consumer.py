@@ -1,4 +1,4 @@
-"""Events from NATS JetStream, as the stack deploys it (stack-apis.md §5): one stream per stack
+"""Events from NATS JetStream, as the stack deploys it (docs/events.md): one stream per stack
 (created here, as the operator would), subjects `<stack>.<service>`, a durable consumer
 `orchestration` shared by every consumer process, so each event is processed once across them,
 including after a consumer is killed mid-stream (its unacked messages are redelivered)."""

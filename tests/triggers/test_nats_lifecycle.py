@@ -1,4 +1,4 @@
-"""Lifecycle events (anchor §10): derived from the bookkeeping writes, published to NATS and into
+"""Lifecycle events (docs/events.md): derived from the bookkeeping writes, published to NATS and into
 the in-process pipeline (a trigger on SUCCEEDED_WORKFLOW of one workflow starts another)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from formance_sdk_python import SDK
 
 from flows.engine.models import Progress, StageProgress
-from flows.triggers.lifecycle import derive, map_topic
+from flows.engine.lifecycle import derive, map_topic
 from tests.api.helpers import create_workflow, run
 from tests.conftest import Api
 from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)

@@ -1,4 +1,4 @@
-"""`link(obj, rel)` in trigger expressions (reference §9.5, issue 4), end to end on a real
+"""`link(obj, rel)` in trigger expressions (docs/triggers.md, issue 4), end to end on a real
 `flows serve` whose sandbox serves the linked payments accounts."""
 
 from __future__ import annotations

@@ -64,17 +64,17 @@ def test_types_are_reloaded_on_ttl_and_invalidation_not_per_event() -> None:
         assert not await types.may_match("A")
         assert repository.queries == 1
         repository.types.add("A")
-        cache.invalidate()
+        types.invalidate()
         assert await types.may_match("A")
         assert repository.queries == 2
 
         # A trigger created while a reload is running: that reload's set is not trusted.
         def created_meanwhile() -> None:
             repository.types.add("B")
-            cache.invalidate()
+            types.invalidate()
 
         repository.during_query = created_meanwhile
-        cache.invalidate()
+        types.invalidate()
         assert not await types.may_match("B")  # the stale snapshot answers this call only
         repository.during_query = None
         assert await types.may_match("B")

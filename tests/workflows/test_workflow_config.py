@@ -1,4 +1,4 @@
-"""Workflow configs are validated in full at creation (design "Where we differ" 4).
+"""Workflow configs are validated in full at creation (docs/differences.md#4).
 
 Each rejected config raises ConfigError whose message starts with the path of the culprit, so
 that the API can answer 400 with it.
@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from flows.stages import ConfigError, StageFailure
-from flows.stages.delay import Delay
-from flows.workflows import MAX_STAGES, resolve_stage, stage_entries, validate_config
+from flows.stages import ConfigError
+from flows.workflows import MAX_STAGES, validate_config
 
 
 def rejected(config: Any) -> str:
@@ -99,18 +98,6 @@ def test_stage_types_are_known_and_case_sensitive() -> None:
         "stages[1]: unknown stage type 'foo'"
     )
     assert rejected(one_stage("Noop", {})).startswith("stages[0]: unknown stage type 'Noop'")
-
-
-def test_stage_entries_give_kind_and_raw_parameters_in_order() -> None:
-    config = validate_config({"stages": [{"noop": None}, {"delay": {"duration": "${d}"}}]})
-    assert stage_entries(config) == [("noop", None), ("delay", {"duration": "${d}"})]
-
-
-def test_resolve_stage_resolves_with_the_run_variables() -> None:
-    stage = resolve_stage("delay", {"duration": "${d}"}, {"d": "2s"})
-    assert stage == Delay(duration=2_000_000_000)
-    with pytest.raises(StageFailure, match="unknown stage type 'nope'"):
-        resolve_stage("nope", {}, {})
 
 
 # --- noop ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""YAML workflow configs mean what the same JSON would (design: YAML bodies)."""
+"""YAML workflow configs mean what the same JSON would (docs/api.md, limits on input)."""
 
 import pytest
 

@@ -1,10 +1,6 @@
-"""Alembic environment: migrations run on the connection handed over by flows.storage.migrate."""
+"""Alembic environment of the core's history, run by flows.storage.database.Database.migrate."""
 
-from alembic import context
-
+from flows.storage.database import run_migrations
 from flows.storage.tables import metadata
 
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(metadata)

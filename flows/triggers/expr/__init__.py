@@ -16,8 +16,8 @@ Public API:
 * `ExprError`: `str()` is expr-lang's text, `<message> (line:col)\\n | <source line>\\n | <pointer>`,
   e.g. `invalid operation: <nil> + <nil> (1:3)\\n | a + b\\n | ..^`. An error raised by an
   environment function is passed through bare (no position), with the original as `__cause__`.
-* `to_variable_string(value, budget=None) -> str`: a value as a workflow variable (reference
-  §9.6); `ExprError` when rendering it goes over the budget or the value is nested too deeply.
+* `to_variable_string(value, budget=None) -> str`: a value as a workflow variable
+  (docs/triggers.md); `ExprError` when rendering it goes over the budget or the value is nested too deeply.
 
 Values follow Go: JSON numbers are floats (float64), integer literals ints, `/` and `**` give
 floats, `%` takes ints, a missing map key is nil, and type errors name Go types (`float64`,

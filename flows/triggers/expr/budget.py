@@ -31,7 +31,6 @@ TIME_BUDGET = 0.05  # seconds of evaluation, link() fetches excluded
 CHECK_EVERY = 32  # steps between two looks at the clock
 
 
-
 class Budget:
     """What one evaluation may still spend. Not shared between evaluations."""
 

@@ -14,10 +14,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from flows.gocompat.values import go_json_float, go_type
 from flows.triggers.expr import budget
 from flows.triggers.expr import runtime as rt
 from flows.triggers.expr.errors import Fail
-from flows.triggers.expr.gostrings import go_json_float, go_type, go_v
+from flows.triggers.expr.gostrings import go_v
 
 
 def _len(value: Any) -> int:
@@ -266,9 +267,13 @@ def _encode(value: Any, indent: str) -> str:
         if not value:
             return "{}"
         items = sorted(value.items(), key=lambda item: str(item[0]))
-        return "{\n" + ",\n".join(
-            inner + _encode(str(key), inner) + ": " + _encode(item, inner) for key, item in _stepping(items)
-        ) + "\n" + indent + "}"
+        return (
+            "{\n"
+            + ",\n".join(inner + _encode(str(key), inner) + ": " + _encode(item, inner) for key, item in _stepping(items))
+            + "\n"
+            + indent
+            + "}"
+        )
     raise Fail(f"json: unsupported type: {go_type(value)}")
 
 
@@ -443,6 +448,18 @@ BUILTINS: dict[str, tuple[int, int | None, Callable[..., Any]]] = {
 
 # Builtins whose second argument is a predicate; sum's predicate is optional.
 PREDICATES = {
-    "all", "none", "any", "one", "filter", "map", "find", "findIndex", "findLast",
-    "findLastIndex", "count", "groupBy", "sortBy", "reduce",
+    "all",
+    "none",
+    "any",
+    "one",
+    "filter",
+    "map",
+    "find",
+    "findIndex",
+    "findLast",
+    "findLastIndex",
+    "count",
+    "groupBy",
+    "sortBy",
+    "reduce",
 }

@@ -18,19 +18,17 @@ from typing import Any
 import lark
 from lark import Token, Tree
 
+from flows.gocompat.values import go_type
 from flows.triggers.expr import budget as limits
 from flows.triggers.expr import runtime as rt
 from flows.triggers.expr.budget import Budget
 from flows.triggers.expr.builtins import BUILTINS, PREDICATES, RETURNS_EXISTING
 from flows.triggers.expr.errors import MEMORY_EXCEEDED, TOO_DEEP, ExprError, Fail
-from flows.triggers.expr.gostrings import go_type
 from flows.triggers.expr.regex import compile_regex
 
 Node = Callable[["Ctx"], Any]
 
-_PARSER = lark.Lark(
-    (Path(__file__).with_name("expr.lark")).read_text(), parser="lalr", maybe_placeholders=True
-)
+_PARSER = lark.Lark((Path(__file__).with_name("expr.lark")).read_text(), parser="lalr", maybe_placeholders=True)
 
 
 class Ctx:
@@ -72,8 +70,12 @@ class Program:
 
 
 _TOKEN_KIND = {
-    "NAME": "Identifier", "INT": "Number", "FLOAT": "Number", "STRING": "String",
-    "RAWSTRING": "String", "$END": "EOF",
+    "NAME": "Identifier",
+    "INT": "Number",
+    "FLOAT": "Number",
+    "STRING": "String",
+    "RAWSTRING": "String",
+    "$END": "EOF",
 }
 _BRACKETS = set("()[]{}")
 
@@ -125,9 +127,7 @@ def _check_size(tree: Tree, source: str) -> None:
             continue
         count += 1
         if count > limits.MAX_NODES:
-            raise ExprError(
-                "compilation failed: expression exceeds maximum allowed nodes", _start(node), source
-            )
+            raise ExprError("compilation failed: expression exceeds maximum allowed nodes", _start(node), source)
         if depth > limits.MAX_DEPTH:
             raise ExprError(
                 f"compilation failed: expression nested deeper than {limits.MAX_DEPTH} levels",
@@ -155,8 +155,7 @@ def compile_source(source: str) -> Program:
 
 # -- literals --------------------------------------------------------------------------------
 
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
-            "\\": "\\", "'": "'", '"': '"'}
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"'}
 
 
 def unescape(body: str, position: int, source: str) -> str:
@@ -210,10 +209,24 @@ def _literal_name(value: Any) -> str:
 # -- the compiler ----------------------------------------------------------------------------
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": rt.add, "-": rt.sub, "*": rt.mul, "/": rt.div, "%": rt.mod, "**": rt.power, "^": rt.power,
-    "==": rt.equal, "!=": rt.not_equal, "<": rt.lt, ">": rt.gt, "<=": rt.le, ">=": rt.ge,
-    "in": rt.contained, "contains": rt.contains, "startsWith": rt.starts_with,
-    "endsWith": rt.ends_with, "..": rt.make_range,
+    "+": rt.add,
+    "-": rt.sub,
+    "*": rt.mul,
+    "/": rt.div,
+    "%": rt.mod,
+    "**": rt.power,
+    "^": rt.power,
+    "==": rt.equal,
+    "!=": rt.not_equal,
+    "<": rt.lt,
+    ">": rt.gt,
+    "<=": rt.le,
+    ">=": rt.ge,
+    "in": rt.contained,
+    "contains": rt.contains,
+    "startsWith": rt.starts_with,
+    "endsWith": rt.ends_with,
+    "..": rt.make_range,
 }
 
 
@@ -480,12 +493,10 @@ class _Compiler:
         if op in ("&&", "and", "||", "or"):
             for side in (left, right):
                 if self.is_const(side) and type(self.constants[id(side)]) is not bool:
-                    names = [
-                        _literal_name(self.constants[id(node)]) if self.is_const(node) else "interface {}"
-                        for node in (left, right)
-                    ]
+                    names = [_literal_name(self.constants[id(node)]) if self.is_const(node) else "interface {}" for node in (left, right)]
                     raise self.error(f"invalid operation: {op} (mismatched types {names[0]} and {names[1]})", position)
         if op in ("&&", "and"):
+
             def run_and(ctx: Ctx) -> Any:
                 value = left(ctx)
                 if value is False:
@@ -493,8 +504,10 @@ class _Compiler:
                 if value is not True:
                     raise ExprError(_bool_message(value), position, source)
                 return right(ctx)
+
             return run_and
         if op in ("||", "or"):
+
             def run_or(ctx: Ctx) -> Any:
                 value = left(ctx)
                 if value is True:
@@ -502,11 +515,14 @@ class _Compiler:
                 if value is not False:
                     raise ExprError(_bool_message(value), position, source)
                 return right(ctx)
+
             return run_or
         if op == "??":
+
             def run_coalesce(ctx: Ctx) -> Any:
                 value = left(ctx)
                 return right(ctx) if value is None else value
+
             return run_coalesce
         if op == "matches":
             return self._matches(left, right, position)
@@ -541,9 +557,11 @@ class _Compiler:
         if op == "==" and self.is_const(right):
             constant = self.constants[id(right)]
             if type(constant) is str:
+
                 def run_eq_str(ctx: Ctx) -> Any:
                     value = left(ctx)
                     return type(value) is str and value == constant
+
                 return run_eq_str
 
         def run(ctx: Ctx) -> Any:
@@ -827,8 +845,19 @@ def _reduce(ctx, items, predicate, test, extra, position, source):
 
 
 _PREDICATE_RUNNERS = {
-    "all": _all, "any": _any, "none": _none, "one": _one, "filter": _filter, "map": _map,
-    "count": _count, "sum": _sum, "find": _find, "findIndex": _find_index,
-    "findLast": _find_last, "findLastIndex": _find_last_index, "groupBy": _group_by,
-    "sortBy": _sort_by, "reduce": _reduce,
+    "all": _all,
+    "any": _any,
+    "none": _none,
+    "one": _one,
+    "filter": _filter,
+    "map": _map,
+    "count": _count,
+    "sum": _sum,
+    "find": _find,
+    "findIndex": _find_index,
+    "findLast": _find_last,
+    "findLastIndex": _find_last_index,
+    "groupBy": _group_by,
+    "sortBy": _sort_by,
+    "reduce": _reduce,
 }

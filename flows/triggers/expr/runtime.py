@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any, NoReturn
 
+from flows.gocompat.values import assertion_type, go_type
 from flows.triggers.expr import budget
 from flows.triggers.expr.errors import Fail
-from flows.triggers.expr.gostrings import assertion_type, go_type, go_v
+from flows.triggers.expr.gostrings import go_v
 
 NUMBER = (int, float)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1

@@ -37,9 +37,7 @@ def upgrade() -> None:
     op.create_index("workflow_instances_workflow", "workflow_instances", ["workflow_id"])
     op.create_table(
         "workflow_instance_stage_statuses",
-        sa.Column(
-            "instance_id", sa.String, sa.ForeignKey("workflow_instances.id"), primary_key=True
-        ),
+        sa.Column("instance_id", sa.String, sa.ForeignKey("workflow_instances.id"), primary_key=True),
         sa.Column("stage", sa.Integer, primary_key=True),
         sa.Column("temporal_run_id", sa.String, nullable=False),
         sa.Column("started_at", UTCDateTime, nullable=False),
@@ -50,9 +48,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "workflow_instance_activities",
-        sa.Column(
-            "instance_id", sa.String, sa.ForeignKey("workflow_instances.id"), primary_key=True
-        ),
+        sa.Column("instance_id", sa.String, sa.ForeignKey("workflow_instances.id"), primary_key=True),
         sa.Column("stage", sa.Integer, primary_key=True),
         sa.Column("activity_id", sa.String, primary_key=True),
         sa.Column("name", sa.String, nullable=False),
@@ -85,9 +81,7 @@ def upgrade() -> None:
         sa.Column("event", sa.JSON, nullable=False),
         sa.Column("error", sa.Text),
     )
-    op.create_index(
-        "triggers_occurrences_trigger", "triggers_occurrences", ["trigger_id", "date", "id"]
-    )
+    op.create_index("triggers_occurrences_trigger", "triggers_occurrences", ["trigger_id", "date", "id"])
     op.create_table(
         "service_secrets",
         sa.Column("name", sa.String, primary_key=True),

@@ -1,110 +1,21 @@
-"""Sandbox stack: ledger (ledgers, accounts, volumes, transactions, idempotency keys), payments
-(payments, accounts, transfer initiations) and the request recording of the test hooks.
+"""Nothing, any more: this revision used to create the sandbox stack's tables.
+
+They now belong to the sandbox's own history (flows/sandbox/migrations, version table
+`alembic_version_sandbox`), whose first revision adopts the tables this one created in databases
+of earlier versions, rows included. The revision stays so that those databases, recorded at
+0002 or later, keep a continuous chain.
 
 Revision ID: 0002
 Revises: 0001
 """
-
-import sqlalchemy as sa
-from alembic import op
-
-from flows.storage.sandbox_tables import Amount
-from flows.storage.tables import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "sandbox_ledgers",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String, nullable=False, unique=True),
-        sa.Column("bucket", sa.String, nullable=False),
-        sa.Column("metadata", sa.JSON, nullable=False),
-        sa.Column("features", sa.JSON, nullable=False),
-        sa.Column("added_at", UTCDateTime, nullable=False),
-        sa.Column("last_transaction_id", sa.BigInteger, nullable=False),
-        sqlite_autoincrement=True,
-    )
-    op.create_table(
-        "sandbox_accounts",
-        sa.Column("ledger", sa.String, primary_key=True),
-        sa.Column("address", sa.String, primary_key=True),
-        sa.Column("metadata", sa.JSON, nullable=False),
-        sa.Column("first_usage", UTCDateTime, nullable=False),
-        sa.Column("insertion_date", UTCDateTime, nullable=False),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
-    )
-    op.create_table(
-        "sandbox_volumes",
-        sa.Column("ledger", sa.String, primary_key=True),
-        sa.Column("address", sa.String, primary_key=True),
-        sa.Column("asset", sa.String, primary_key=True),
-        sa.Column("input", Amount, nullable=False),
-        sa.Column("output", Amount, nullable=False),
-    )
-    op.create_table(
-        "sandbox_transactions",
-        sa.Column("ledger", sa.String, primary_key=True),
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("postings", sa.JSON, nullable=False),
-        sa.Column("metadata", sa.JSON, nullable=False),
-        sa.Column("timestamp", UTCDateTime, nullable=False),
-        sa.Column("reference", sa.String),
-        sa.Column("inserted_at", UTCDateTime, nullable=False),
-        sa.Column("updated_at", UTCDateTime, nullable=False),
-        sa.Column("reverted_at", UTCDateTime),
-        sa.Column("pre_commit_volumes", sa.JSON, nullable=False),
-        sa.Column("post_commit_volumes", sa.JSON, nullable=False),
-    )
-    op.create_index(
-        "sandbox_transactions_reference",
-        "sandbox_transactions",
-        ["ledger", "reference"],
-        unique=True,
-    )
-    op.create_table(
-        "sandbox_idempotency_keys",
-        sa.Column("ledger", sa.String, primary_key=True),
-        sa.Column("key", sa.String, primary_key=True),
-        sa.Column("hash", sa.String, nullable=False),
-        sa.Column("status", sa.Integer, nullable=False),
-        sa.Column("body", sa.Text),
-        sa.Column("created_at", UTCDateTime, nullable=False),
-    )
-    for name in ("sandbox_payments", "sandbox_payment_accounts", "sandbox_transfer_initiations"):
-        op.create_table(
-            name,
-            sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("id", sa.String, nullable=False, unique=True),
-            sa.Column("document", sa.JSON, nullable=False),
-            sqlite_autoincrement=True,
-        )
-    op.create_table(
-        "sandbox_requests",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("received_at", UTCDateTime, nullable=False),
-        sa.Column("method", sa.String, nullable=False),
-        sa.Column("path", sa.String, nullable=False),
-        sa.Column("query", sa.String, nullable=False),
-        sa.Column("idempotency_key", sa.String),
-        sa.Column("body", sa.JSON),
-        sa.Column("status", sa.Integer, nullable=False),
-        sqlite_autoincrement=True,
-    )
+    pass
 
 
 def downgrade() -> None:
-    for name in (
-        "sandbox_requests",
-        "sandbox_transfer_initiations",
-        "sandbox_payment_accounts",
-        "sandbox_payments",
-        "sandbox_idempotency_keys",
-        "sandbox_transactions",
-        "sandbox_accounts",
-        "sandbox_volumes",
-        "sandbox_ledgers",
-    ):
-        op.drop_table(name)
+    pass

@@ -18,9 +18,7 @@ down_revision = "0002"
 def upgrade() -> None:
     with op.batch_alter_table("triggers_occurrences") as batch:
         batch.add_column(sa.Column("dedup_key", sa.String, nullable=True))
-        batch.create_unique_constraint(
-            "triggers_occurrences_dedup", ["trigger_id", "dedup_key"]
-        )
+        batch.create_unique_constraint("triggers_occurrences_dedup", ["trigger_id", "dedup_key"])
 
 
 def downgrade() -> None:

@@ -1,12 +1,15 @@
 """Tables of the sandbox stack (flows.sandbox): a double-entry ledger, payments, test hooks.
 
-They live on the service's own `metadata` so one migration chain covers everything. Wallets
-need no table: as in the real Wallets service they are ledger accounts with metadata.
+They live on the sandbox's own `metadata`, migrated by its own Alembic history
+(flows/sandbox/migrations, version table `alembic_version_sandbox`) beside the core's: the core
+knows nothing of them. Wallets need no table: as in the real Wallets service they are ledger
+accounts with metadata.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +18,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    MetaData,
     Numeric,
     String,
     Table,
@@ -24,7 +28,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from flows.storage.tables import UTCDateTime, metadata
+from flows.storage.database import Migrations
+from flows.storage.tables import UTCDateTime
+
+metadata = MetaData()
+
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_sandbox")
 
 
 class Amount(TypeDecorator[int]):

@@ -1,4 +1,4 @@
-"""How a `send` stage moves money: the nine source → destination combinations of reference §6.2,
+"""How a `send` stage moves money: the nine source → destination combinations of docs/stages.md,
 as a sequence of stack activities (`CreateTransaction`, `CreditWallet`, …).
 
 Pure workflow code: each call goes through the StageContext, which runs it as a retried,
@@ -7,36 +7,26 @@ idempotent activity. The requests built here are exactly what stage history show
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flows.gocompat.timestamps import format_rfc3339
+from flows.ledger_syntax import ADDRESS, ASSET, WORLD
 from flows.stages.amounts import AmountError, amount_from_json
 from flows.stages.base import StageContext, StageFailure
-from flows.stages.send import (
+from flows.stages.send.parameters import (
     Account,
     Amount,
     PaymentDestination,
     PaymentSource,
-    Send,
+    SendParameters,
     Wallet,
 )
-from flows.stages.timestamps import format_rfc3339
 
 MOVE_TO_LEDGER = "orchestration/move-to-ledger"
 MOVE_FROM_LEDGER = "orchestration/move-from-ledger"
-WORLD = "world"
-OVERDRAFT_SCRIPT = (
-    "send [{asset} {amount}] (\n"
-    "  source = @{source} allowing unbounded overdraft\n"
-    "  destination = @{destination}\n"
-    ")"
-)
-# The ledger's syntax of addresses and assets. Values spliced into a Numscript must keep to it: an
-# account id from a variable such as "a\n)\nsend [USD/2 100] (…" would otherwise add a posting.
-_ADDRESS = re.compile(r"[a-zA-Z0-9_-]+(:[a-zA-Z0-9_-]+)*")
-_ASSET = re.compile(r"[A-Z][A-Z0-9]{0,16}(_[A-Z]{1,16})?(/[0-9]{1,6})?")
+OVERDRAFT_SCRIPT = "send [{asset} {amount}] (\n  source = @{source} allowing unbounded overdraft\n  destination = @{destination}\n)"
 
 
 @dataclass(frozen=True)
@@ -49,7 +39,7 @@ class ResolvedWallet:
 class Mover:
     """Runs one send stage's moves."""
 
-    def __init__(self, ctx: StageContext, send: Send) -> None:
+    def __init__(self, ctx: StageContext, send: SendParameters) -> None:
         self.ctx = ctx
         self.send = send
         self.metadata: dict[str, str] = dict(send.metadata or {})
@@ -105,9 +95,7 @@ class Mover:
         ingested = Amount(amount=initial_amount, asset=str(found["asset"]))
         ledger, holding = payment.ingestion_ledger, payment.ingestion_account
         overdraft = payment.allow_overdraft and payment.through_account != WORLD
-        request = self._transaction(
-            ledger, payment.through_account, holding, ingested, self.metadata, overdraft, holding
-        )
+        request = self._transaction(ledger, payment.through_account, holding, ingested, self.metadata, overdraft, holding)
         try:
             await self.ctx.call("CreateTransaction", request)
         except StageFailure as failure:
@@ -128,16 +116,12 @@ class Mover:
 
     async def _leave_ledger(self, source: Account, amount: Amount, to_ledger: str) -> None:
         metadata = {**self.metadata, MOVE_TO_LEDGER: to_ledger}
-        await self._create_transaction(
-            source.ledger, source.id, source.through_account, amount, metadata, source.allow_overdraft
-        )
+        await self._create_transaction(source.ledger, source.id, source.through_account, amount, metadata, source.allow_overdraft)
 
     async def _enter_ledger(self, destination: Account, amount: Amount, from_ledger: str) -> None:
         metadata = {**self.metadata, MOVE_FROM_LEDGER: from_ledger}
         overdraft = destination.allow_overdraft and destination.through_account != WORLD
-        await self._create_transaction(
-            destination.ledger, destination.through_account, destination.id, amount, metadata, overdraft
-        )
+        await self._create_transaction(destination.ledger, destination.through_account, destination.id, amount, metadata, overdraft)
 
     async def _account_to_wallet(self, source: Account, destination: Wallet, amount: Amount) -> None:
         wallet = await self._wallet(destination)
@@ -150,17 +134,13 @@ class Mover:
         metadata = {**self.metadata, MOVE_FROM_LEDGER: source.ledger}
         await self._credit(wallet, destination.balance, amount, metadata, [subject])
 
-    async def _account_to_payment(
-        self, source: Account, destination: PaymentDestination, amount: Amount
-    ) -> None:
+    async def _account_to_payment(self, source: Account, destination: PaymentDestination, amount: Amount) -> None:
         try:
             found = await self.ctx.call("GetAccount", {"ledger": source.ledger, "id": source.id})
         except StageFailure as failure:
             raise StageFailure(f"reading account: {source.id}: {failure}") from failure
         psp_account = _psp_account(found["data"].get("metadata") or {}, destination.metadata)
-        await self._create_transaction(
-            source.ledger, source.id, source.through_account, amount, self.metadata, source.allow_overdraft
-        )
+        await self._create_transaction(source.ledger, source.id, source.through_account, amount, self.metadata, source.allow_overdraft)
         await self._transfer(destination, amount, psp_account)
 
     async def _wallet_to_account(self, source: Wallet, destination: Account, amount: Amount) -> None:
@@ -189,9 +169,7 @@ class Mover:
         # No source subject: Wallets credits from `world` when `sources` is empty.
         await self._credit(to_wallet, destination.balance, amount, entering, [])
 
-    async def _wallet_to_payment(
-        self, source: Wallet, destination: PaymentDestination, amount: Amount
-    ) -> None:
+    async def _wallet_to_payment(self, source: Wallet, destination: PaymentDestination, amount: Amount) -> None:
         try:
             wallet = await self._wallet(source)
         except StageFailure as failure:
@@ -215,14 +193,10 @@ class Mover:
         data: dict[str, Any] = {"metadata": metadata}
         if overdraft:
             _check_script_values(amount.asset, source, destination)
-            script = OVERDRAFT_SCRIPT.format(
-                asset=amount.asset, amount=amount.amount, source=source, destination=destination
-            )
+            script = OVERDRAFT_SCRIPT.format(asset=amount.asset, amount=amount.amount, source=source, destination=destination)
             data["script"] = {"plain": script}
         else:
-            data["postings"] = [
-                {"source": source, "destination": destination, "amount": amount.amount, "asset": amount.asset}
-            ]
+            data["postings"] = [{"source": source, "destination": destination, "amount": amount.amount, "asset": amount.asset}]
         if reference is not None:
             data["reference"] = reference
         if self.timestamp is not None:
@@ -251,9 +225,7 @@ class Mover:
             if len(listed) > 1:
                 raise StageFailure("found multiple wallets with the same name")
             found = listed[0]
-        return ResolvedWallet(
-            id=str(found["id"]), ledger=str(found["ledger"]), metadata=dict(found.get("metadata") or {})
-        )
+        return ResolvedWallet(id=str(found["id"]), ledger=str(found["ledger"]), metadata=dict(found.get("metadata") or {}))
 
     async def _credit(
         self,
@@ -314,8 +286,10 @@ def _psp_account(metadata: dict[str, Any], key: str) -> str:
 
 
 def _check_script_values(asset: str, *addresses: str) -> None:
-    if _ASSET.fullmatch(asset) is None:
+    # Values spliced into a Numscript must keep to the ledger's syntax: an account id from a
+    # variable such as "a\n)\nsend [USD/2 100] (…" would otherwise add a posting.
+    if ASSET.fullmatch(asset) is None:
         raise StageFailure(f"invalid asset '{asset[:40]}'")
     for address in addresses:
-        if _ADDRESS.fullmatch(address) is None:
+        if ADDRESS.fullmatch(address) is None:
             raise StageFailure(f"invalid account address '{address[:40]}'")

@@ -1,8 +1,7 @@
-"""`send`: move money between ledger accounts, wallets and payments (reference §6.2).
+"""The parameters of a `send` stage: what may be written, the defaults, how they are read from
+a config and how the resolved stage shows in instance history (docs/stages.md, send).
 
-This module holds the stage's parameters: what may be written, the defaults, and how the resolved
-stage shows in instance history. Moving the money (the nine source → destination combinations of
-§6.2) comes with the stack client in a later release; until then running a send stage fails.
+An end with no `throughAccount` goes through `world`, the ledger's unbounded source and sink.
 """
 
 from __future__ import annotations
@@ -11,15 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
-from flows.stages.base import StageContext
-from flows.stages.fields import RawObject, Reader, ReadStage
-from flows.stages.timestamps import format_rfc3339
+from flows.gocompat.timestamps import format_rfc3339
+from flows.ledger_syntax import WORLD
+from flows.stages.fields import RawObject, Reader
 
 DEFAULT_LEDGER = "default"
 """Ledger of a source or destination account (the update stage's default is `main`)."""
-
-WORLD = "world"
-"""Default `throughAccount`: the ledger's unbounded source and sink."""
 
 DEFAULT_WALLET_BALANCE = "main"
 
@@ -168,9 +164,8 @@ class Amount:
 
 
 @dataclass(frozen=True)
-class Send(ReadStage):
-    kind = "send"
-    history_name = "RunSend"
+class SendParameters:
+    """What a send stage moves, from where to where (see the module's docstring)."""
 
     source: Source
     destination: Destination
@@ -182,18 +177,14 @@ class Send(ReadStage):
 
     @classmethod
     def read(cls, reader: Reader, raw: Any, path: str) -> Self:
-        params = reader.params(
-            raw, path, fields=("source", "destination", "amount", "metadata", "timestamp")
-        )
+        params = reader.params(raw, path, fields=("source", "destination", "amount", "metadata", "timestamp"))
         source = _read_source(reader, params)
         destination = _read_destination(reader, params)
         if source.payment is not None and destination.payment is not None:
             reader.fail(path, "sending from a payment to a payment is not supported")
         amount = _read_amount(reader, params)
         if amount is None and source.payment is None:
-            reader.fail(
-                params.path_of("amount"), "required (only a payment source may leave it out)"
-            )
+            reader.fail(params.path_of("amount"), "required (only a payment source may leave it out)")
         return cls(
             source=source,
             destination=destination,
@@ -215,12 +206,6 @@ class Send(ReadStage):
             shown["timestamp"] = format_rfc3339(self.timestamp)
         return shown
 
-    async def run(self, ctx: StageContext) -> None:
-        # Imported here: the money movement module builds on this module's parameter types.
-        from flows.stages.money import Mover
-
-        await Mover(ctx, self).run()
-
 
 def _end(reader: Reader, params: RawObject, name: str) -> RawObject:
     end = reader.object(params, name, fields=_ENDS)
@@ -236,9 +221,7 @@ def _read_source(reader: Reader, params: RawObject) -> Source:
         wallet=_read_wallet(reader, end),
         payment=_read_payment_source(reader, end),
     )
-    reader.exactly_one(
-        end.path, {"account": source.account, "wallet": source.wallet, "payment": source.payment}
-    )
+    reader.exactly_one(end.path, {"account": source.account, "wallet": source.wallet, "payment": source.payment})
     return source
 
 

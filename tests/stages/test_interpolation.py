@@ -1,8 +1,8 @@
-"""Variable interpolation, reference §5.5."""
+"""Variable interpolation (docs/stages.md, variables)."""
 
 import pytest
 
-from flows.workflows.interpolation import has_variables, interpolate
+from flows.stages.interpolation import has_variables, interpolate
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from flows.stages.timestamps import format_rfc3339, parse_rfc3339
+from flows.gocompat.timestamps import format_rfc3339, parse_rfc3339
 
 
 @pytest.mark.parametrize(

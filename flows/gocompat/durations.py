@@ -8,7 +8,6 @@ Values are kept as integer nanoseconds so that a parsed duration prints back exa
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 NANOSECOND = 1
 MICROSECOND = 1_000 * NANOSECOND
@@ -120,12 +119,6 @@ def _decimal(value: int, unit: int) -> str:
         return str(whole)
     digits = len(str(unit)) - 1
     return f"{whole}.{fraction:0{digits}d}".rstrip("0")
-
-
-def to_timedelta(nanoseconds: int) -> timedelta:
-    """The duration as a timedelta; nanoseconds below a microsecond are dropped (toward zero)."""
-    microseconds = abs(nanoseconds) // MICROSECOND
-    return timedelta(microseconds=-microseconds if nanoseconds < 0 else microseconds)
 
 
 def to_seconds(nanoseconds: int) -> float:

@@ -1,4 +1,4 @@
-"""The orchestration's own events (anchor §10), derived from the bookkeeping writes.
+"""The orchestration's own events (docs/events.md, lifecycle events), derived from the bookkeeping writes.
 
 Each progress write of an instance (the `RecordProgress` local activity) is compared with what its
 rows said before, in the same transaction, so a retried write publishes nothing twice:
@@ -27,8 +27,11 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
+
+from nats.js import JetStreamContext
 
 from flows.engine.models import Progress
 
@@ -105,18 +108,27 @@ def map_topic(topic: str, mapping: list[str], stack: str) -> str:
     return f"{stack}.{topic}" if stack else topic
 
 
-class LifecyclePublisher:
-    """A background queue delivering lifecycle events to NATS and the in-process handler."""
+Deliver = Callable[[dict[str, Any], str], Awaitable[object]]
+"""In-process delivery of an event: `(envelope, message id)`, e.g. the trigger handler's sink."""
 
-    def __init__(self, js: Any | None = None, subject: str = TOPIC, handler: Any | None = None) -> None:
-        self.js = js
+
+class LifecyclePublisher:
+    """A background queue delivering lifecycle events to NATS and the in-process handler.
+
+    Created before the trigger handler (which reports its occurrences here) and started with it:
+    the two refer to each other, so the handler is given to `start`, not to the constructor."""
+
+    def __init__(self, subject: str = TOPIC) -> None:
         self.subject = subject
-        self.handler = handler
+        self._js: JetStreamContext | None = None
+        self._local: Deliver | None = None
         self._queue: asyncio.Queue[tuple[str, dict[str, Any]] | None] = asyncio.Queue(QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    def start(self, js: JetStreamContext | None = None, local: Deliver | None = None) -> None:
+        """Deliver from now on to JetStream `js` and `local`, each when given."""
         if self._task is None:
+            self._js, self._local = js, local
             self._task = asyncio.create_task(self._run())
 
     def emit(self, events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -135,9 +147,9 @@ class LifecyclePublisher:
             await self._deliver(*item)
 
     async def _deliver(self, message_id: str, event: dict[str, Any]) -> None:
-        if self.js is not None:
+        if self._js is not None:
             try:
-                await self.js.publish(
+                await self._js.publish(
                     self.subject,
                     json.dumps(event).encode(),
                     timeout=PUBLISH_TIMEOUT_S,
@@ -145,9 +157,9 @@ class LifecyclePublisher:
                 )
             except Exception as error:  # noqa: BLE001  (a lost lifecycle event must not fail the instance)
                 logger.warning("publishing %s to %s failed: %s", event["type"], self.subject, error)
-        if self.handler is not None:
+        if self._local is not None:
             try:
-                await self.handler.handle(event, message_id, source="lifecycle")
+                await self._local(event, message_id)
             except Exception:
                 logger.exception("in-process handling of %s failed", event["type"])
 

@@ -24,11 +24,7 @@ def parse_rfc3339(text: str) -> datetime:
     match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 date: {text!r}")
-    parts = {
-        name: int(value)
-        for name, value in match.groupdict().items()
-        if name not in ("fraction", "zone")
-    }
+    parts = {name: int(value) for name, value in match.groupdict().items() if name not in ("fraction", "zone")}
     try:
         local = datetime(tzinfo=_zone(match.group("zone")), **parts)
         moment = local.astimezone(UTC)
