@@ -232,3 +232,10 @@ def _temporal_binary() -> str:
     from flows.engine.devserver import find_temporal_binary
 
     return str(find_temporal_binary())
+
+
+def test_an_unreachable_nats_ends_serve_in_one_line(tmp_path: Path) -> None:
+    result = flows("serve", "--data-dir", str(tmp_path / "data"), "--listen", "127.0.0.1:0", "--nats-url", "nats://u:pw@127.0.0.1:1")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "pw" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("flows: cannot reach NATS at 127.0.0.1:1 (--nats-url): "), result.stderr

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows.application.errors import Invalid, NotFound
-from flows.application.workflows import Workflows, now
+from flows.application.workflows import Workflows
+from flows.gocompat.timestamps import now
 from flows.storage.records import OccurrenceRecord, Page, TriggerRecord
 from flows.storage.repository import Repository
 from flows.triggers import expr, link

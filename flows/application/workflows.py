@@ -6,21 +6,16 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from flows.application.errors import Invalid, NotFound
 from flows.engine.client import Engine
 from flows.engine.instances import start_instance
+from flows.gocompat.timestamps import now
 from flows.stages.base import ConfigError
 from flows.storage.records import InstanceRecord, Page, WorkflowRecord
 from flows.storage.repository import Repository
 from flows.workflows.config import validate_config
-
-
-def now() -> datetime:
-    """Now, at the microsecond precision the database keeps."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

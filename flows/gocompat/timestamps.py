@@ -19,6 +19,11 @@ _RFC3339 = re.compile(
 )
 
 
+def now() -> datetime:
+    """Now, in UTC: microseconds, the precision of Go's RFC 3339 times and of the databases."""
+    return datetime.now(UTC)
+
+
 def parse_rfc3339(text: str) -> datetime:
     """An aware UTC datetime, rounded to the microsecond; ValueError when `text` is not RFC 3339."""
     match = _RFC3339.fullmatch(text)

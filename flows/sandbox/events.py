@@ -29,7 +29,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from flows.sandbox.rendering import format_time, now
+from flows.gocompat.timestamps import now
+from flows.sandbox.rendering import format_time
 
 logger = logging.getLogger("flows.sandbox.events")
 

@@ -40,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flows.gocompat.timestamps import now
 from flows.sandbox.errors import (
     INTERNAL,
     INTERNAL_ERROR,
@@ -54,7 +55,6 @@ from flows.sandbox.rendering import (
     empty_response,
     error_response,
     format_time,
-    now,
     parse_json,
     read_json,
     request_refusal,

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flows.gocompat.timestamps import now
 from flows.sandbox.errors import (
     ALREADY_REVERT,
     CONFLICT,
@@ -55,7 +56,6 @@ from flows.sandbox.ledger_model import (
 )
 from flows.sandbox.names import MAX_AMOUNT, is_ledger_name
 from flows.sandbox.numscript import Posting, Program, execute, postings_program
-from flows.sandbox.rendering import now
 from flows.sandbox.tables import (
     sandbox_accounts,
     sandbox_idempotency_keys,

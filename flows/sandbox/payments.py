@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from flows.gocompat.timestamps import now
 from flows.sandbox.errors import (
     CONFLICT,
     INVALID_ID,
@@ -41,7 +42,6 @@ from flows.sandbox.rendering import (
     encode_cursor,
     format_time,
     json_response,
-    now,
     page_size,
     parse_json,
     parse_time,

@@ -38,11 +38,6 @@ _DIGITS = re.compile("[0-9]+")
 _MAX_UINT64 = 2**64 - 1
 
 
-def now() -> datetime:
-    # The ledger rounds times to microseconds; Python's datetimes already are.
-    return datetime.now(UTC)
-
-
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with the fraction trimmed of trailing zeros, as Go's RFC3339Nano."""
     value = value.astimezone(UTC)

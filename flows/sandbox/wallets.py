@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flows.gocompat.timestamps import now
 from flows.ledger_syntax import WORLD
 from flows.sandbox.errors import (
     INSUFFICIENT_FUND,
@@ -33,7 +34,7 @@ from flows.sandbox.filters import Predicate
 from flows.sandbox.ledger import AccountView, Ledger, TransactionRequest
 from flows.sandbox.names import is_address, is_asset
 from flows.sandbox.rendering import amount as checked_amount
-from flows.sandbox.rendering import digits, format_time, now, parse_time
+from flows.sandbox.rendering import digits, format_time, parse_time
 
 WALLETS_LEDGER = "wallets-002"
 MAIN = "main"

@@ -18,14 +18,17 @@ import asyncio
 import contextlib
 import logging
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.errors import NoServersError
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 
+from flows.errors import StartupError
 from flows.triggers.listener import NATS as SOURCE
 from flows.triggers.listener import UnprocessableEvent
 
@@ -38,6 +41,7 @@ FETCH_TIMEOUT_S = 1.0
 ACK_WAIT_S = 30.0
 NAK_DELAY_S = 1.0
 MESSAGE_ID_HEADERS = ("Nats-Msg-Id", "_watermill_message_uuid")
+CONNECT_TIMEOUT_S = 10.0
 
 
 class Receive(Protocol):
@@ -47,7 +51,26 @@ class Receive(Protocol):
 
 
 async def connect(url: str) -> NATS:
-    return await nats.connect(url, name="flows-orchestration", max_reconnect_attempts=-1, reconnect_time_wait=1)
+    """A connection that reconnects forever once made; a server out of reach at startup is a
+    `StartupError` after `CONNECT_TIMEOUT_S` (a typo in `--nats-url` must not look like a wait)."""
+
+    async def on_error(error: Exception) -> None:
+        # nats-py's default logs a traceback for every failed attempt, once a second.
+        logger.warning("NATS: %s", error or type(error).__name__)
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(url, name="flows-orchestration", max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=on_error),
+            timeout=CONNECT_TIMEOUT_S,
+        )
+    except (TimeoutError, OSError, NoServersError) as error:
+        raise StartupError(f"cannot reach NATS at {_server(url)} (--nats-url): {error or 'timed out'}") from None
+
+
+def _server(url: str) -> str:
+    """`host:port` of a NATS URL, never its credentials."""
+    parsed = urlsplit(url if "://" in url else f"nats://{url}")
+    return f"{parsed.hostname}:{parsed.port or 4222}"
 
 
 def message_id(msg: Msg) -> str:
