@@ -21,7 +21,7 @@ FILTERS = [
     'event.amount > {n} && event.asset == "USD/2"',
     'event.metadata.kind == "payout" && event.amount >= {n}',
     'any(event.postings, .destination startsWith "users:" && .amount > {n})',
-    'event.reference ?? "" contains "{n}"',
+    '(event.reference ?? "") contains "{n}"',
 ]
 
 
@@ -52,7 +52,7 @@ async def through_link_run(programs: list[tuple[str, Program]], stream: list[dic
     matched = 0
     for env in stream:
         for source, program in programs:
-            matched += await link.run(program, source, env["event"], None, app="ledger") is True
+            matched += await link.run(program, source, env["event"], None, services=("ledger",)) is True
     return matched
 
 

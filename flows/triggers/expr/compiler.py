@@ -118,12 +118,19 @@ def _parse(source: str) -> Tree:
 
 
 def _check_size(tree: Tree, source: str) -> None:
-    """At most MAX_NODES nodes (as expr-lang) and MAX_DEPTH levels, walked without recursion."""
+    """At most MAX_NODES nodes (as expr-lang) and MAX_DEPTH levels, walked without recursion.
+
+    Parentheses add no level: nested ones are merged into one, left for c_paren to tell
+    `(a ?? b) + 1` from `a ?? b + 1`."""
     count = 0
     pending: list[tuple[Any, int]] = [(tree, 1)]
     while pending:
         node, depth = pending.pop()
         if not isinstance(node, Tree):
+            continue
+        node.children = [_merge_parens(child) for child in node.children]
+        if node.data == "paren":
+            pending.append((node.children[0], depth))
             continue
         count += 1
         if count > limits.MAX_NODES:
@@ -135,6 +142,12 @@ def _check_size(tree: Tree, source: str) -> None:
                 source,
             )
         pending.extend((child, depth + 1) for child in node.children)
+
+
+def _merge_parens(node: Any) -> Any:
+    while isinstance(node, Tree) and node.data == "paren" and isinstance(node.children[0], Tree) and node.children[0].data == "paren":
+        node = node.children[0]
+    return node
 
 
 def _start(tree: Tree) -> int | None:
@@ -311,16 +324,12 @@ class _Compiler:
                     key = self.compile(pair.children[0], lets)
                 else:
                     token = pair.children[0]
-                    if token.type == "NAME":
-                        key = self.const(str(token))
-                    elif token.type == "STRING":
+                    if token.type == "STRING":
                         key = self.const(unescape(str(token)[1:-1], token.start_pos + 1, self.source))
                     elif token.type == "RAWSTRING":
                         key = self.const(str(token)[1:-1])
-                    elif token.type == "INT":
-                        key = self.const(parse_int(token, self.source))
-                    else:
-                        key = self.const(float(str(token).replace("_", "")))
+                    else:  # a name, or a number: the string of its digits as written (parser/parser.go)
+                        key = self.const(str(token))
                 pairs.append((key, self.compile(pair.children[-1], lets)))
         build: Node = lambda ctx: {key(ctx): value(ctx) for key, value in pairs}
         return self._allocating(build, len(pairs), children[0].start_pos)
@@ -472,18 +481,41 @@ class _Compiler:
 
         return run
 
+    def c_paren(self, children: list, lets: frozenset[str]) -> Node:
+        # Kept in the tree only so that `(a ?? b) + 1` and `(a < b) < c` are told apart from
+        # `a ?? b + 1` and `a < b < c`.
+        return self.compile(children[0], lets)
+
     def c_binop(self, children: list, lets: frozenset[str]) -> Node:
+        op_token = _operator(children[1])
+        op = str(op_token)
+        self._refuse_mixed_coalesce(children[0], op_token)
+        if op in _ORDERINGS and _operator_of(children[0]) in _ORDERINGS:
+            return self._chained_comparison(children[0], op_token, children[2], lets)
         left = self.compile(children[0], lets)
-        op_token = children[1]
-        if isinstance(op_token, Tree):  # cmpop / cmpword
-            while isinstance(op_token, Tree):
-                op_token = op_token.children[0]
         right = self.compile(children[2], lets)
-        return self.binary(str(op_token), left, right, op_token.start_pos)
+        return self.binary(op, left, right, op_token.start_pos or 0)
+
+    def _chained_comparison(self, first: Tree, op_token: Token, last: Any, lets: frozenset[str]) -> Node:
+        """`a < b < c` is `a < b && b < c`, as expr-lang's parser (parser/parser.go,
+        parseComparison) desugars it; `b` is evaluated on both sides, as there."""
+        head = self.compile(first, lets)
+        middle = self.compile(first.children[2], lets)
+        position = op_token.start_pos or 0
+        tail = self.binary(str(op_token), middle, self.compile(last, lets), position)
+        return self.binary("&&", head, tail, position)
+
+    def _refuse_mixed_coalesce(self, left: Any, op_token: Token) -> None:
+        """`a ?? b + 1` is a syntax error in expr-lang (parser/parser.go): the operator after
+        an unparenthesized `??` must be another `??`."""
+        if str(op_token) != "??" and _operator_of(left) == "??":
+            message = f"Operator ({op_token}) and coalesce expressions (??) cannot be mixed. Wrap either by parentheses."
+            raise self.error(message, op_token.start_pos)
 
     def c_notbinop(self, children: list, lets: frozenset[str]) -> Node:
-        left = self.compile(children[0], lets)
         op_token = children[2].children[0]
+        self._refuse_mixed_coalesce(children[0], op_token)
+        left = self.compile(children[0], lets)
         right = self.compile(children[3], lets)
         inner = self.binary(str(op_token), left, right, op_token.start_pos)
         return self._apply1(lambda value: not rt.as_bool(value), inner, op_token.start_pos, "not")
@@ -574,15 +606,19 @@ class _Compiler:
 
     def _matches(self, left: Node, right: Node, position: int) -> Node:
         source = self.source
-        if self.is_const(right):
+        # A nil on either side answers false (see flows/triggers/expr/runtime.py, `contains`).
+        if self.is_const(right) and self.constants[id(right)] is not None:
             try:
                 regex = compile_regex(rt.as_string(self.constants[id(right)]))
             except Fail as failure:
                 raise self.error(failure.message, position) from None
 
             def run_const(ctx: Ctx) -> Any:
+                value = left(ctx)
+                if value is None:
+                    return False
                 try:
-                    return regex.search(rt.as_string(left(ctx))) is not None
+                    return regex.search(rt.as_string(value)) is not None
                 except Fail as failure:
                     raise ExprError(failure.message, position, source) from None
 
@@ -590,8 +626,10 @@ class _Compiler:
 
         def run(ctx: Ctx) -> Any:
             try:
-                value = rt.as_string(left(ctx))
-                return compile_regex(rt.as_string(right(ctx))).search(value) is not None
+                value, pattern = left(ctx), right(ctx)
+                if value is None or pattern is None:
+                    return False
+                return compile_regex(rt.as_string(pattern)).search(rt.as_string(value)) is not None
             except Fail as failure:
                 raise ExprError(failure.message, position, source) from None
 
@@ -717,6 +755,23 @@ class _Compiler:
 
 
 _SKIP = object()
+_ORDERINGS = {"<", ">", "<=", ">="}  # the operators expr-lang chains (operator.IsComparison)
+
+
+def _operator(child: Any) -> Token:
+    """The operator token of a binop (a cmpop or cmpword tree wraps it)."""
+    while isinstance(child, Tree):
+        child = child.children[0]
+    return child
+
+
+def _operator_of(tree: Any) -> str | None:
+    """The operator of `tree` when it is an unparenthesized binary operation."""
+    if isinstance(tree, Tree) and tree.data == "binop":
+        return str(_operator(tree.children[1]))
+    return None
+
+
 _SIZED = (str, list, dict)
 _BUILDERS = {"map", "filter", "groupBy", "sortBy"}  # the predicates that build a new value
 

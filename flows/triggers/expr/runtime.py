@@ -160,7 +160,9 @@ def _equal_step(a: Any, b: Any) -> bool:
 
 
 def equal(a: Any, b: Any) -> bool:
-    """expr-lang's `==`: numbers compare by value whatever their kind; otherwise deep equality."""
+    """expr-lang's `==` (runtime.Equal, vm/runtime/helpers/main.go): numbers compare by value
+    whatever their kind, arrays element by element with `==` itself (`[1] == [1.0]`), anything
+    else (maps) with reflect.DeepEqual, where the kinds must match (`{"a": 1} != {"a": 1.0}`)."""
     ta, tb = type(a), type(b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return a == b
@@ -168,6 +170,9 @@ def equal(a: Any, b: Any) -> bool:
         return False
     if ta is str or ta is bool or a is None:
         return a == b
+    if ta is list:
+        step = budget.current().step
+        return len(a) == len(b) and all(step() or equal(x, y) for x, y in zip(a, b, strict=True))
     return deep_equal(a, b)
 
 
@@ -191,15 +196,25 @@ def contained(needle: Any, haystack: Any) -> bool:
     raise Fail(f'operator "in" not defined on {go_type(haystack)}')
 
 
+# `contains`, `startsWith`, `endsWith` and `matches` answer false when either side is nil (a
+# missing field), as expr-lang's vm (OpContains, OpStartsWith, OpEndsWith, OpMatches) does.
+
+
 def contains(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
     return as_string(b) in as_string(a)
 
 
 def starts_with(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
     return as_string(a).startswith(as_string(b))
 
 
 def ends_with(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
     return as_string(a).endswith(as_string(b))
 
 
