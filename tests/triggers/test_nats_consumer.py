@@ -22,6 +22,7 @@ import pytest
 from formance_sdk_python import SDK
 from nats.js import api as js_api
 
+from flows.triggers.cache import DEFAULT_TTL
 from tests.api.helpers import create_workflow
 from tests.conftest import Api
 from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
@@ -29,11 +30,11 @@ from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 from tests.triggers.test_trigger_firing import (
     committed,
-    create_trigger,
     instance_ids,
     occurrences,
     unique_type,
 )
+from tests.triggers.test_trigger_firing import create_trigger as create_trigger_through_the_api
 
 ACK_WAIT_S = 2.0
 
@@ -128,6 +129,14 @@ def publish(url: str, subject: str, envelopes: list[dict[str, Any]]) -> None:
             )
 
     asyncio.run(_nats(url, send))
+
+
+def create_trigger(api: Api, workflow_id: str, event: str, **fields: Any) -> str:
+    """A trigger every process of the deployment knows: the others see a new trigger within their
+    trigger-type cache's time to live (flows/triggers/cache.py), so events sent sooner may miss it."""
+    trigger_id = create_trigger_through_the_api(api, workflow_id, event, **fields)
+    time.sleep(DEFAULT_TTL + 0.2)
+    return trigger_id
 
 
 def tagged(event_type: str, count: int) -> list[dict[str, Any]]:
