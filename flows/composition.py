@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flows.api.auth import AuthMiddleware
-from flows.api.tokens import ORCHESTRATION_SCOPES, TokenIssuer
-from flows.sandbox import scopes as sandbox
+from flows.api.auth import AuthMiddleware, TokenVerifier
+from flows.api.tokens import ORCHESTRATION_SCOPES
+from flows.console.app import console_root
+from flows.sandbox import scopes as sandbox_scopes
 from flows.sandbox.tables import MIGRATIONS as SANDBOX_MIGRATIONS
 from flows.storage.database import Database
 
 # Every scope a client of `--auth-clients` may be given and the token issuer grants, in the order
 # of a token's `scope` string. The sandbox's are known even with `--stack-url`: a client's
 # configuration does not depend on where the stack is.
-SCOPES: tuple[str, ...] = ORCHESTRATION_SCOPES + sandbox.SCOPES
+SCOPES: tuple[str, ...] = ORCHESTRATION_SCOPES + sandbox_scopes.SCOPES
 
 
 async def migrate_sandbox(database: Database) -> None:
@@ -33,19 +34,34 @@ async def migrate_all(database: Database) -> None:
     await migrate_sandbox(database)
 
 
-class WithSandbox:
-    def __init__(self, api: ASGIApp, sandbox_app: ASGIApp, issuer: TokenIssuer) -> None:
+class Edge:
+    """What `flows serve` answers on its port: the sandbox's paths, each behind the auth of its
+    service; the console's (`console`, given them whole); every other path the API's. One
+    dispatch for all three: a layer per part would wrap every request of the API once more."""
+
+    def __init__(self, api: ASGIApp, issuer: TokenVerifier, *, sandbox: ASGIApp | None, console: ASGIApp | None) -> None:
         self.api = api
-        self.guarded = {
-            prefix: AuthMiddleware(sandbox_app, issuer, service=service, exempt=lambda _path: False)
-            for prefix, service in sandbox.SERVICES.items()
-        }
+        self.console = console
+        # The sandbox's scopes guard it whatever --auth-check-scopes says of the API's.
+        self.guarded: dict[str, ASGIApp] = {}
+        if sandbox is not None:
+            self.guarded = {
+                prefix: AuthMiddleware(sandbox, issuer, service=service, exempt=lambda _path: False, always_check_scopes=True)
+                for prefix, service in sandbox_scopes.SERVICES.items()
+            }
+        self.sandbox_prefixes = tuple(self.guarded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
+        await self._part(scope)(scope, receive, send)
+
+    def _part(self, scope: Scope) -> ASGIApp:
+        if scope["type"] != "http":
+            return self.api
+        path: str = scope["path"]
+        if path.startswith(self.sandbox_prefixes):
             for prefix, app in self.guarded.items():
                 if path == prefix or path.startswith(prefix + "/"):
-                    await app(scope, receive, send)
-                    return
-        await self.api(scope, receive, send)
+                    return app
+        if self.console is not None and console_root(path) is not None:
+            return self.console
+        return self.api

@@ -92,6 +92,11 @@ class DataDir:
         return self.path / "auth.key"
 
     @property
+    def issuer_key_path(self) -> Path:
+        """The built-in issuer's RSA key pair (PEM), which signs its tokens."""
+        return self.path / "auth-issuer.pem"
+
+    @property
     def locked(self) -> bool:
         return self._lock_fd is not None
 

@@ -15,33 +15,51 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp
 from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, TelemetryConfig
+from temporalio.runtime import Runtime as TemporalRuntime
+from temporalio.service import RPCError
 
 from flows.api.app import create_app
+from flows.api.audit import AuditMiddleware
+from flows.api.keysets import ExternalIssuer, TrustedIssuers, discover
 from flows.api.tokens import (
     AuthClient,
+    IssuerKey,
     TokenIssuer,
     client_with_scopes,
     given_secret,
     load_clients,
+    load_or_create_issuer_key,
     load_or_create_signing_key,
     signing_key_from_setting,
 )
-from flows.application import build_application
-from flows.composition import SCOPES, WithSandbox, migrate_all, migrate_sandbox
+from flows.application import Application, build_application
+from flows.composition import SCOPES, Edge, migrate_all, migrate_sandbox
+from flows.console.app import WithConsole, create_console
+from flows.console.sandbox import SandboxReader
 from flows.datadir import DataDir, open_data_dir, prepare_data_dir
 from flows.engine.client import Engine
+from flows.engine.codec import EncryptionCodec, UndecryptablePayload, check_running_instances, data_converter, encryption_key
 from flows.engine.devserver import EmbeddedTemporal, TemporalNotFound, TemporalStartError, read_embedded_address
 from flows.engine.reconcile import end_lost_instances, keep_reconciled
+from flows.engine.search_attributes import InstanceAttributes, instance_attributes
 from flows.engine.worker import build_worker
 from flows.errors import ConfigurationError, StartupError
+from flows.observability.http import RequestMetrics
+from flows.observability.logs import configure_logging
+from flows.observability.metrics import EngineMetrics, free_loopback_address, metrics_endpoint
+from flows.observability.tracing import Tracing, start_tracing
 from flows.outages import dependency_down
 from flows.sandbox.app import create_sandbox_app
 from flows.sandbox.events import in_background
-from flows.settings import Settings
+from flows.sandbox.scopes import SERVICES as SANDBOX_SERVICES
+from flows.settings import Settings, parse_listen
 from flows.stack.client import STACK_SCOPES, Credentials, StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.repository import Repository
@@ -50,6 +68,7 @@ from flows.triggers.pipeline import Pipeline
 logger = logging.getLogger("flows")
 
 SIGNING_KEY = "auth-signing-key"
+ISSUER_KEY = "auth-issuer-key"
 
 
 def flows_version() -> str:
@@ -87,6 +106,9 @@ class Runtime:
     client: Client
     engine: Engine
     data_dir: DataDir | None
+    engine_metrics: EngineMetrics
+    """Temporal's own metrics, served by its core on loopback, appended to /metrics."""
+    tracing: Tracing | None
 
 
 @dataclass(frozen=True)
@@ -145,7 +167,21 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(cause).__name__
 
 
-async def connect_temporal(settings: Settings, address: str) -> Client:
+def _temporal_runtime() -> tuple[TemporalRuntime, EngineMetrics]:
+    """Temporal's core runtime for this process, serving its worker and client metrics on a
+    loopback port that only `/metrics` reads."""
+    address = free_loopback_address()
+    runtime = TemporalRuntime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address, counters_total_suffix=True)))
+    return runtime, EngineMetrics(address)
+
+
+async def connect_temporal(
+    settings: Settings,
+    address: str,
+    runtime: TemporalRuntime | None = None,
+    tracing: Tracing | None = None,
+    codec: EncryptionCodec | None = None,
+) -> Client:
     tls: TLSConfig | bool = False
     if settings.temporal_ssl_client_cert and settings.temporal_ssl_client_key:
         tls = TLSConfig(
@@ -156,8 +192,10 @@ async def connect_temporal(settings: Settings, address: str) -> Client:
         return await Client.connect(
             address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(codec),
             tls=tls,
+            runtime=runtime,
+            interceptors=[tracing.temporal_interceptor()] if tracing else [],
         )
     except RuntimeError as error:
         # The SDK says an unreachable or malformed address this way, with the Rust error's debug form.
@@ -212,23 +250,60 @@ def _data_dir_of_a_serve(settings: Settings) -> DataDir:
     return data_dir
 
 
+def _encryption_codec(settings: Settings) -> EncryptionCodec | None:
+    """The payload codec of `--temporal-encryption-enabled`, its key read and checked."""
+    if not settings.temporal_encryption_enabled:
+        return None
+    with _configuration_errors():
+        text = given_secret(settings.temporal_encryption_key, settings.temporal_encryption_key_file, "--temporal-encryption-key")
+        return EncryptionCodec(encryption_key(text or ""))
+
+
+async def _check_encryption(client: Client, repository: Repository, codec: EncryptionCodec | None) -> None:
+    """A key that cannot read what running instances were started with refuses to start."""
+    try:
+        await check_running_instances(client, await repository.running_instance_ids(), codec)
+    except UndecryptablePayload as error:
+        raise StartupError(str(error)) from None
+    if codec is not None:
+        logger.info("Temporal payloads encrypted (AES-GCM, key %s)", codec.key_id)
+
+
+async def _search_attributes(client: Client, settings: Settings, embedded: bool) -> InstanceAttributes:
+    """The embedded Temporal always gets the search attributes; another with `--temporal-init-search-attributes`."""
+    try:
+        return await instance_attributes(client, settings.stack, init=embedded or settings.temporal_init_search_attributes)
+    except (RPCError, TimeoutError) as error:
+        reason = error.message if isinstance(error, RPCError) else "not listed in time"
+        raise StartupError(f"cannot register Temporal's search attributes (--temporal-init-search-attributes): {reason}") from error
+
+
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[Runtime]:
     """Database migrated, Temporal reachable: what `serve` and `worker` share."""
+    codec = _encryption_codec(settings)
     data_dir = None
     if not owns_data_dir:
         data_dir = _data_dir_of_a_serve(settings)
     elif not settings.postgres_uri or not settings.temporal_address:
         data_dir = open_data_dir(settings.data_dir)
         _private_from_now()
+    tracing = start_tracing(settings)
+    temporal_runtime, engine_metrics = _temporal_runtime()
     try:
         async with _database(settings, data_dir, Database.migrate) as database:
             async with _temporal_address(settings, data_dir, embed=owns_data_dir) as address:
-                client = await connect_temporal(settings, address)
+                client = await connect_temporal(settings, address, temporal_runtime, tracing, codec)
                 repository = Repository(database)
-                engine = Engine(client, settings.temporal_task_queue)
-                yield Runtime(settings, database, repository, client, engine, data_dir)
+                await _check_encryption(client, repository, codec)
+                embedded = owns_data_dir and not settings.temporal_address
+                attributes = await _search_attributes(client, settings, embedded)
+                engine = Engine(client, settings.temporal_task_queue, attributes)
+                yield Runtime(settings, database, repository, client, engine, data_dir, engine_metrics, tracing)
     finally:
+        await engine_metrics.close()
+        if tracing is not None:
+            tracing.shutdown()
         if data_dir is not None:
             data_dir.close()
 
@@ -252,14 +327,48 @@ async def _signing_key(run: Runtime, given: bytes | None) -> bytes:
         return load_or_create_signing_key(run.data_dir.signing_key_path)
 
 
+async def _issuer_key(run: Runtime) -> IssuerKey:
+    """The built-in issuer's key pair, kept where the signing key is."""
+    if run.settings.postgres_uri or run.data_dir is None:
+        return IssuerKey.from_pem(await run.repository.secret(ISSUER_KEY, IssuerKey.generate_pem()), "the database's issuer key")
+    with _configuration_errors():
+        return load_or_create_issuer_key(run.data_dir.issuer_key_path)
+
+
 async def _issuer(run: Runtime, secrets: _Secrets) -> TokenIssuer:
-    clients = secrets.clients
-    issuer = TokenIssuer(await _signing_key(run, secrets.signing_key), clients, issuer="flows", scopes=SCOPES)
+    settings = run.settings
+    issuer = TokenIssuer(
+        await _signing_key(run, secrets.signing_key),
+        secrets.clients,
+        issuer=settings.auth_base_url or "flows",
+        scopes=SCOPES,
+        key_pair=await _issuer_key(run),
+        external_issuer=settings.auth_issuer if settings.auth_enabled else None,
+    )
     if issuer.enabled:
-        logger.info("auth on: %d client(s) of the built-in OAuth2 issuer", len(clients))
-    else:
-        logger.warning("auth is OFF: every API call is allowed (set --auth-clients to protect the API)")
+        logger.info("auth on: %d client(s) of the built-in OAuth2 issuer", len(secrets.clients))
     return issuer
+
+
+async def _external_issuer(settings: Settings) -> ExternalIssuer | None:
+    """With `--auth-enabled`, the external issuer, its key set read: before anything starts, so
+    that an issuer out of reach refuses the start at once (after its retries)."""
+    if not (settings.auth_enabled and settings.auth_issuer):
+        return None
+    return await discover(
+        settings.auth_issuer,
+        httpx.AsyncClient(),  # reads the key set for as long as the process lives
+        settings.auth_read_key_set_max_retries,
+        audience=settings.auth_audience,
+        check_scopes=settings.auth_check_scopes,
+    )
+
+
+def _trusted_issuers(issuer: TokenIssuer, external: ExternalIssuer | None) -> TrustedIssuers:
+    trusted = TrustedIssuers(issuer, external)
+    if not trusted.enabled:
+        logger.warning("auth is OFF: every API call is allowed (set --auth-clients to protect the API)")
+    return trusted
 
 
 def _stack_credentials(settings: Settings, clients: list[AuthClient]) -> Credentials | None:
@@ -273,12 +382,13 @@ def _stack_credentials(settings: Settings, clients: list[AuthClient]) -> Credent
     return Credentials(settings.stack_client_id, secret or "")
 
 
-def _stack_client(settings: Settings, sandbox_url: str | None, secrets: _Secrets) -> StackClient:
+def _stack_client(run: Runtime, sandbox_url: str | None, secrets: _Secrets) -> StackClient:
     """The stack the worker moves money on: `--stack-url`, else the sandbox of `flows serve`."""
-    url = settings.stack_url or sandbox_url
+    url = run.settings.stack_url or sandbox_url
     if url is None:
         raise StartupError("no --stack-url, and no sandbox of a `flows serve` to use instead")
-    return StackClient(url, secrets.stack_credentials)
+    instrument = run.tracing.instrument_http_client if run.tracing else None
+    return StackClient(url, secrets.stack_credentials, instrument=instrument)
 
 
 def _sandbox_credentials(clients: list[AuthClient]) -> Credentials | None:
@@ -302,13 +412,82 @@ def _own_url(settings: Settings) -> str:
     return f"http://{host}:{port}"
 
 
+def _http_config(app: ASGIApp, address: tuple[str, int], *, access_log: bool = False) -> uvicorn.Config:
+    host, port = address
+    # log_config None: logging is Flows' (flows.observability.logs), uvicorn's lines included.
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=access_log, lifespan="off")
+
+
+def _metrics_server(run: Runtime) -> uvicorn.Server | None:
+    """`--metrics-listen`: `/metrics` alone, without auth, for a private scrape port."""
+    if run.settings.metrics_listen is None:
+        return None
+    app = Starlette(routes=[Route("/metrics", metrics_endpoint, methods=["GET"])])
+    app.state.engine_metrics = run.engine_metrics
+    server = _ApiServer(_http_config(app, parse_listen(run.settings.metrics_listen)))
+    return server
+
+
+@contextlib.asynccontextmanager
+async def _serving_metrics(run: Runtime) -> AsyncIterator[None]:
+    """`--metrics-listen`'s server, for as long as the block runs."""
+    server = _metrics_server(run)
+    if server is None:
+        yield
+        return
+    serving = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def _console(
+    edge: Edge, application: Application, issuer: TokenIssuer, verifier: TrustedIssuers, service: str, *, with_sandbox: bool
+) -> ASGIApp:
+    """The web console (`--console`), for the console's paths of `edge`; it reads the sandbox
+    through `edge`'s sandbox routes, in process, as the viewer."""
+    reader = None
+    if with_sandbox:
+        # Lives as long as the process; an in-process transport holds no connection.
+        reader = SandboxReader(httpx.AsyncClient(transport=httpx.ASGITransport(app=edge), base_url="http://sandbox"))
+    return WithConsole(edge.api, create_console(application, issuer, verifier, service=service, sandbox=reader))
+
+
+def edge_app(
+    api: ASGIApp,
+    application: Application,
+    issuer: TokenIssuer,
+    verifier: TrustedIssuers,
+    service: str,
+    *,
+    sandbox: ASGIApp | None,
+    console: bool,
+) -> ASGIApp:
+    """What `flows serve` answers on its port: the API, the sandbox beside it (if any), the
+    console (`--console`), all of it counted by the request metrics."""
+    edge = Edge(api, verifier, sandbox=sandbox, console=None)
+    if console:
+        # Given after: the console reads the sandbox through this very edge.
+        edge.console = _console(edge, application, issuer, verifier, service, with_sandbox=sandbox is not None)
+    return RequestMetrics(edge, prefixes=SANDBOX_SERVICES if sandbox is not None else ())
+
+
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(debug=settings.debug, debug_libraries=settings.debug_libraries, json_lines=settings.json_logs())
+
+
 async def serve(settings: Settings) -> None:
+    _configure_logging(settings)
     secrets = _read_secrets(settings)
+    external = await _external_issuer(settings)
     async with runtime(settings, owns_data_dir=True) as run:
         issuer = await _issuer(run, secrets)
+        verifier = _trusted_issuers(issuer, external)
         # Without --stack-url, the worker and link() call the sandbox mounted below.
         sandbox_url = None if settings.stack_url else _own_url(settings)
-        stack = _stack_client(settings, sandbox_url, secrets)
+        stack = _stack_client(run, sandbox_url, secrets)
         pipeline = Pipeline(settings)
         application = build_application(
             run.repository,
@@ -319,8 +498,11 @@ async def serve(settings: Settings) -> None:
             on_occurrence=pipeline.occurrence_recorded,
         )
         events = application.events.handler
-        app: ASGIApp = create_app(application, issuer)
+        app: ASGIApp = create_app(
+            application, issuer, verifier=verifier, auth_service=settings.auth_service, engine_metrics=run.engine_metrics
+        )
         release_holds: Callable[[], None] = lambda: None  # noqa: E731
+        sandbox = None
         if sandbox_url is not None:
             await migrate_sandbox(run.database)
             # The sandbox's events go to the triggers in process (at-most-once across a crash).
@@ -332,20 +514,14 @@ async def serve(settings: Settings) -> None:
             )
             # A request parked on a test hold would otherwise keep the API from shutting down.
             release_holds = sandbox.state.sandbox.hooks.release_all
-            app = WithSandbox(app, sandbox, issuer)
             if run.data_dir is not None:
                 run.data_dir.sandbox_url_path.write_text(sandbox_url)
-        host, port = settings.listen_address()
-        server = _ApiServer(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="debug" if settings.debug else "info",
-                access_log=settings.debug,
-                lifespan="off",
-            )
-        )
+        app = edge_app(app, application, issuer, verifier, settings.auth_service, sandbox=sandbox, console=settings.console)
+        if pipeline.audit is not None:
+            app = AuditMiddleware(app, pipeline.audit, stack=settings.stack, handled_secret=settings.audit_handled_header_secret)
+        if run.tracing is not None:
+            app = run.tracing.asgi(app)
+        server = _ApiServer(_http_config(app, settings.listen_address(), access_log=settings.debug))
         await pipeline.start(events, consume=settings.worker)
         worker = None
         if settings.worker:
@@ -359,7 +535,8 @@ async def serve(settings: Settings) -> None:
             asyncio.create_task(keep_reconciled(run.repository, run.engine)),
         ]
         try:
-            await server.serve()
+            async with _serving_metrics(run):
+                await server.serve()
         finally:
             for task in reconciling:
                 task.cancel()
@@ -374,12 +551,13 @@ async def serve(settings: Settings) -> None:
 
 
 async def work(settings: Settings) -> None:
+    _configure_logging(settings)
     secrets = _read_secrets(settings)
     async with runtime(settings, owns_data_dir=False) as run:
         sandbox_url = None
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()
-        stack = _stack_client(settings, sandbox_url, secrets)
+        stack = _stack_client(run, sandbox_url, secrets)
         pipeline = Pipeline(settings)
         application = build_application(
             run.repository, run.engine, version=flows_version(), stack=stack, on_occurrence=pipeline.occurrence_recorded
@@ -391,7 +569,7 @@ async def work(settings: Settings) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         reconciling = asyncio.create_task(keep_reconciled(run.repository, run.engine))
-        async with worker:
+        async with worker, _serving_metrics(run):
             logger.info("worker polling task queue '%s'", settings.temporal_task_queue)
             await stop.wait()
         reconciling.cancel()

@@ -10,8 +10,8 @@ from formance_sdk_python import SDK
 from formance_sdk_python.models import shared
 
 from tests.support.postgres import postgres_cluster  # noqa: F401  (a session fixture)
+from tests.support.service import FlowsProcess, serving
 from tests.support.storage import repository  # noqa: F401  (a fixture: a fresh migrated repository)
-from tests.support.service import FlowsProcess
 
 AUTH_CLIENTS = {"tester": "tester-secret", "reader": "reader-secret"}
 
@@ -30,11 +30,7 @@ class Api:
 
 
 def _serve(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Iterator[FlowsProcess]:
-    service = FlowsProcess(tmp_path_factory.mktemp(name) / "data", *flags).start()
-    try:
-        yield service
-    finally:
-        service.stop()
+    yield from serving(FlowsProcess(tmp_path_factory.mktemp(name) / "data", *flags))
 
 
 @pytest.fixture(scope="session")

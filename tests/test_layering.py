@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "flows.errors",
             "flows.gocompat",
             "flows.ledger_syntax",
+            "flows.observability",
             "flows.outages",
             "flows.routing",
             "flows.settings",
@@ -37,7 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # Matching events against triggers and firing them; how events arrive is an edge.
     ("triggers", ("flows.triggers",)),
     ("application", ("flows.application",)),
-    ("edges", ("flows.api", "flows.triggers.nats", "flows.triggers.pipeline")),
+    ("edges", ("flows.api", "flows.client", "flows.console", "flows.triggers.nats", "flows.triggers.pipeline")),
     ("composition", ("flows.cli", "flows.composition", "flows.server", "flows.__main__")),
 ]
 

@@ -1,10 +1,14 @@
-"""HTTP side of auth: the OAuth2 token endpoint and the bearer-token middleware.
+"""HTTP side of auth: the OAuth2 token endpoint, what an external verifier needs of the built-in
+issuer (its OpenID configuration and key set), and the bearer-token middleware.
 
 Mounting (see also the module's tests):
 
     issuer = TokenIssuer(signing_key, [AuthClient("reader", secret, ("orchestration:read",))], issuer="flows")
-    app.add_route(TOKEN_PATH, token_endpoint(issuer), methods=["POST"])
+    app.router.routes.extend(issuer_routes(issuer))
     app.add_middleware(AuthMiddleware, issuer=issuer)          # or AuthMiddleware(app, issuer)
+
+The middleware takes any `TokenVerifier`: the built-in issuer, or `flows.api.keysets.TrustedIssuers`
+to also accept the tokens of an external issuer.
 
 The token endpoint speaks RFC 6749 (`{"error": ...}` bodies); the middleware answers in the API's
 error envelope with `errorCode: "VALIDATION"` because that is what the SDKs turn into a typed
@@ -27,22 +31,32 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flows.api.keysets import COOLDOWN, IssuerUnavailable
 from flows.api.tokens import InvalidScope, InvalidToken, TokenClaims, TokenIssuer
 
 __all__ = [
     "AUTH_STATE_KEY",
+    "DISCOVERY_PATH",
+    "ISSUER_PATH",
+    "KEYS_PATH",
     "TOKEN_PATH",
     "AuthMiddleware",
     "TokenVerifier",
     "default_exempt",
+    "issuer_routes",
     "request_claims",
     "required_scopes",
     "token_endpoint",
     "token_route",
 ]
 
-# The SDKs' default tokenURL, resolved against the origin root whatever the server URL's prefix.
-TOKEN_PATH = "/api/auth/oauth/token"
+# Where the built-in issuer lives: where a Formance stack's auth server does, so that its token
+# endpoint is the SDKs' default tokenURL (resolved against the origin root whatever the server
+# URL's prefix), and its issuer URL is `<public URL>/api/auth` like the stack's.
+ISSUER_PATH = "/api/auth"
+TOKEN_PATH = f"{ISSUER_PATH}/oauth/token"
+DISCOVERY_PATH = f"{ISSUER_PATH}/.well-known/openid-configuration"
+KEYS_PATH = f"{ISSUER_PATH}/keys"
 
 # Where the middleware leaves the validated claims: `request.state.auth` in handlers.
 AUTH_STATE_KEY = "auth"
@@ -116,6 +130,55 @@ def token_route(issuer: TokenIssuer) -> Route:
     return Route(TOKEN_PATH, token_endpoint(issuer), methods=["POST"], name="oauth_token")
 
 
+def openid_configuration(issuer: TokenIssuer) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of the built-in issuer's metadata (OpenID Connect Discovery 1.0 §3, RFC 8414):
+    how an external verifier finds its key set. Its URLs are the issuer's when the issuer is a URL
+    (`--auth-base-url`), else this request's origin's."""
+
+    async def endpoint(request: Request) -> Response:
+        base = _issuer_url(issuer, request)
+        document = {
+            "issuer": issuer.issuer,
+            "token_endpoint": f"{base}/oauth/token",
+            "jwks_uri": f"{base}/keys",
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": list(issuer.scopes),
+            "claims_supported": ["iss", "aud", "sub", "scope", "iat", "exp", "jti"],
+        }
+        return JSONResponse(document, headers=_PUBLIC_CACHE)
+
+    return endpoint
+
+
+def key_set(issuer: TokenIssuer) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of the built-in issuer's JWKS: the public key its tokens are signed with."""
+
+    async def endpoint(_request: Request) -> Response:
+        return JSONResponse(issuer.key_set(), headers=_PUBLIC_CACHE)
+
+    return endpoint
+
+
+# Verifiers may cache both documents a little; a new key gets a new id, which makes them read again.
+_PUBLIC_CACHE = {"Cache-Control": "public, max-age=300"}
+
+
+def _issuer_url(issuer: TokenIssuer, request: Request) -> str:
+    if issuer.issuer.startswith(("https://", "http://")):
+        return issuer.issuer.rstrip("/")
+    return str(request.base_url).rstrip("/") + ISSUER_PATH
+
+
+def issuer_routes(issuer: TokenIssuer) -> list[Route]:
+    """The built-in issuer's routes: its token endpoint, OpenID configuration and key set."""
+    return [
+        token_route(issuer),
+        Route(DISCOVERY_PATH, openid_configuration(issuer), methods=["GET"], name="openid_configuration"),
+        Route(KEYS_PATH, key_set(issuer), methods=["GET"], name="key_set"),
+    ]
+
+
 async def _read_form(request: Request) -> dict[str, str]:
     """Parse the form body without python-multipart; RFC 6749 forbids repeated parameters."""
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -145,6 +208,9 @@ async def _read_body_capped(request: Request) -> bytes:
 
 def _authenticate_client(issuer: TokenIssuer, request: Request, form: Mapping[str, str]) -> str:
     """Return the authenticated client id (the token's subject)."""
+    if not issuer.enabled and issuer.external_issuer:
+        # Tokens of a client-less issuer would guard nothing, and this service trusts another.
+        raise _invalid_client(issuer, f"this service issues no tokens (no --auth-clients): get one from {issuer.external_issuer}")
     if not issuer.enabled:
         # Auth off: anyone gets a token, so SDKs configured with credentials still work;
         # even odd credentials are not worth refusing a token that guards nothing.
@@ -216,31 +282,47 @@ def _grant_scopes(issuer: TokenIssuer, client_id: str, form: Mapping[str, str]) 
 
 
 class TokenVerifier(Protocol):
-    """What the middleware needs; `TokenIssuer` is one, an external JWKS verifier may be another."""
+    """What the middleware needs: `TokenIssuer` is one, `flows.api.keysets.TrustedIssuers` another.
+
+    `verify_bearer` raises `InvalidToken` for a token to refuse (401), and `IssuerUnavailable`
+    when it cannot tell now (503)."""
 
     @property
     def enabled(self) -> bool: ...
 
-    def verify(self, token: str) -> TokenClaims: ...
+    async def verify_bearer(self, token: str) -> TokenClaims: ...
 
 
 class _Rejection(Exception):
-    def __init__(self, status: int, message: str, challenge: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str], error_code: str = "VALIDATION") -> None:
         super().__init__(message)
         self.status = status
         self.message = message
-        self.challenge = challenge
+        self.headers = headers
+        self.error_code = error_code
+
+
+def _challenge(value: str = "Bearer") -> dict[str, str]:
+    return {"www-authenticate": value}
 
 
 _INFO_PREFIXES = ("/", "/v2/", "/api/orchestration/", "/api/orchestration/v2/")
 _EXEMPT_PATHS = frozenset(
     {f"{prefix}{leaf}{slash}" for prefix in _INFO_PREFIXES for leaf in ("_info", "_healthcheck") for slash in ("", "/")}
-    | {TOKEN_PATH, f"{TOKEN_PATH}/"}
+    | {f"{path}{slash}" for path in (TOKEN_PATH, DISCOVERY_PATH, KEYS_PATH) for slash in ("", "/")}
+    # The API's own description (flows/api/openapi.py): public, as API docs usually are.
+    | {
+        f"{root}{doc}{slash}"
+        for root in ("", "/api/orchestration")
+        for doc in ("/openapi.json", "/v2/openapi.json", "/docs")
+        for slash in ("", "/")
+    }
 )
 
 
 def default_exempt(path: str) -> bool:
-    """Paths open without a token: `_info`, `_healthcheck` (probes) and the token endpoint."""
+    """Paths open without a token: `_info`, `_healthcheck` (probes), the built-in issuer's token
+    endpoint, OpenID configuration and key set, and the API's OpenAPI document and docs page."""
     return path in _EXEMPT_PATHS
 
 
@@ -259,6 +341,9 @@ def request_claims(request: Request) -> TokenClaims | None:
 class AuthMiddleware:
     """Pure ASGI middleware requiring a bearer token with the service's scope on every request.
 
+    The scope is required of every token the verifier says is `scoped`, and of every token
+    whatever it says with `always_check_scopes` (the sandbox's paths: their scopes guard them).
+
     Pure ASGI rather than BaseHTTPMiddleware so streaming bodies and cancellation pass untouched.
     """
 
@@ -268,11 +353,13 @@ class AuthMiddleware:
         issuer: TokenVerifier,
         service: str = "orchestration",
         exempt: Callable[[str], bool] | None = None,
+        always_check_scopes: bool = False,
     ) -> None:
         self.app = app
         self.issuer = issuer
         self.service = service
         self.exempt = exempt or default_exempt
+        self.always_check_scopes = always_check_scopes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not self.issuer.enabled:
@@ -282,7 +369,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            claims = self._authorize(scope)
+            claims = await self._authorize(scope)
         except _Rejection as rejection:
             await _reject(scope, send, rejection)
             return
@@ -296,19 +383,24 @@ class AuthMiddleware:
             return True
         return self.exempt(path)
 
-    def _authorize(self, scope: Scope) -> TokenClaims:
+    async def _authorize(self, scope: Scope) -> TokenClaims:
         token = _bearer_token(scope)
         try:
-            claims = self.issuer.verify(token)
+            claims = await self.issuer.verify_bearer(token)
         except InvalidToken as exc:
-            raise _Rejection(401, f"invalid bearer token: {exc}", "Bearer") from exc
+            raise _Rejection(401, f"invalid bearer token: {exc}", _challenge()) from exc
+        except IssuerUnavailable as exc:
+            # Not the caller's fault: a 401 would make an SDK drop a token that may be good.
+            raise _Rejection(503, str(exc), {"retry-after": f"{COOLDOWN:.0f}"}, "INTERNAL") from exc
+        if not (claims.scoped or self.always_check_scopes):
+            return claims
         # WebSockets have no method; treat them as reads.
         accepted = required_scopes(scope.get("method", "GET"), self.service)
         if not claims.has_any_scope(accepted):
             raise _Rejection(
                 403,
                 f"insufficient scope: this request needs {' or '.join(accepted)}",
-                'Bearer error="insufficient_scope"',
+                _challenge('Bearer error="insufficient_scope"'),
             )
         return claims
 
@@ -319,25 +411,27 @@ def _bearer_token(scope: Scope) -> str:
         raise _Rejection(
             401,
             f"missing bearer token: send 'Authorization: Bearer <token>' (tokens come from POST {TOKEN_PATH})",
-            "Bearer",
+            _challenge(),
         )
     if len(values) > 1:
-        raise _Rejection(401, "send a single Authorization header", "Bearer")
+        raise _Rejection(401, "send a single Authorization header", _challenge())
     scheme, _, token = values[0].decode("latin-1").strip().partition(" ")
     if scheme.lower() != "bearer":
-        raise _Rejection(401, "the Authorization header must use the Bearer scheme", "Bearer")
+        raise _Rejection(401, "the Authorization header must use the Bearer scheme", _challenge())
     token = token.strip()
     if not token:
-        raise _Rejection(401, "missing bearer token: the Authorization header is empty", "Bearer")
+        raise _Rejection(401, "missing bearer token: the Authorization header is empty", _challenge())
     return token
 
 
 def _with_claims(scope: Scope, claims: TokenClaims) -> Scope:
     # A fresh state dict for this request: servers may share the lifespan state dict, and the
-    # claims of one caller must never be visible to another.
+    # claims of one caller must never be visible to another. The scope itself is this request's
+    # own: changed in place, so that the wrappers outside see the route the router leaves on it.
     state: dict[str, Any] = dict(scope.get("state") or {})
     state[AUTH_STATE_KEY] = claims
-    return {**scope, "state": state}
+    scope["state"] = state
+    return scope
 
 
 async def _reject(scope: Scope, send: Send, rejection: _Rejection) -> None:
@@ -345,14 +439,14 @@ async def _reject(scope: Scope, send: Send, rejection: _Rejection) -> None:
         # Closing before accept makes the server answer the handshake with 403.
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = json.dumps({"errorCode": "VALIDATION", "errorMessage": rejection.message}).encode()
+    body = json.dumps({"errorCode": rejection.error_code, "errorMessage": rejection.message}).encode()
     start: Message = {
         "type": "http.response.start",
         "status": rejection.status,
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", rejection.challenge.encode()),
+            *((name.encode(), value.encode()) for name, value in rejection.headers.items()),
             (b"cache-control", b"no-store"),
         ],
     }

@@ -7,7 +7,6 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flows.application.errors import ApplicationError, NotFound
 from flows.outages import dependency_down
@@ -65,34 +64,6 @@ async def on_http_error(_request: Request, error: Exception) -> Response:
         return response
     code = VALIDATION if error.status_code < 500 else INTERNAL
     return error_response(error.status_code, code, str(error.detail))
-
-
-class UnexpectedErrors:
-    """Answers an exception no handler took with the envelope (503 when a dependency is down,
-    else 500), logged once. Starlette's handler for `Exception` answers too but then re-raises,
-    and the server logs the same traceback a second time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracked)
-        except Exception as error:
-            if started:
-                raise  # too late for an answer of ours: the server closes the connection
-            response = await on_unexpected_error(Request(scope), error)
-            await response(scope, receive, send)
 
 
 async def on_unexpected_error(request: Request, error: Exception) -> Response:

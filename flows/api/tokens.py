@@ -1,8 +1,14 @@
 """The built-in OAuth2 client-credentials issuer: clients, scopes, JWTs and the signing key.
 
 This module knows nothing about HTTP; `flows.api.auth` puts it behind the token endpoint and the
-middleware. It is also agnostic of where the signing key lives: the data dir helper is here, the
-PostgreSQL copy is kept by the storage layer, and either just hands bytes to `TokenIssuer`.
+middleware. It is also agnostic of where the keys live: the data dir helpers are here, the
+PostgreSQL copies are kept by the storage layer, and either just hands bytes to `TokenIssuer`.
+
+Two keys: the shared secret of `--auth-signing-key` (HS256: tokens minted with it are accepted, as
+they always were), and an RSA key pair (`IssuerKey`) that `flows serve` signs its tokens with
+(RS256, the algorithm every JWT verifier and every Formance service accepts) and publishes as a
+JWKS, so that another service — another Flows with `--auth-enabled` — can verify them without
+knowing any secret.
 
 Clients are configured as `id:secret[:scope+scope…]` entries (`--auth-clients`, comma-separated,
 or one per line in `--auth-clients-file`): everything after the secret's `:` is the list of scopes
@@ -16,8 +22,11 @@ Secrets and tokens are never logged nor put in exception messages.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
@@ -31,6 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +56,36 @@ ORCHESTRATION_SCOPES: tuple[str, ...] = ("orchestration:read", "orchestration:wr
 # which real scopes are granted.
 OPENID_SCOPE = "openid"
 
-# Exactly this algorithm: a token whose header says anything else (`none`, HS512, RS256, `hs256`)
-# is refused before its signature is even looked at.
-_ALGORITHM = "HS256"
+# Exactly these algorithms, each with its own key: a token whose header says anything else
+# (`none`, HS512, `hs256`, RS256 without the issuer's key pair) is refused before its signature is
+# even looked at.
+_SHARED_ALGORITHM = "HS256"
+_KEY_PAIR_ALGORITHM = "RS256"
+_RSA_KEY_BITS = 2048
 _REQUIRED_CLAIMS: tuple[str, ...] = ("iss", "aud", "sub", "scope", "iat", "exp", "jti")
 
 
 class InvalidToken(Exception):
     """A bearer token that must be refused; the message is safe to show to the caller."""
+
+
+_REFUSALS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.ExpiredSignatureError, "token has expired"),
+    (jwt.ImmatureSignatureError, "token is not valid yet"),
+    (jwt.InvalidAudienceError, "token is not meant for this service (wrong audience)"),
+)
+
+
+def refusal(exc: jwt.InvalidTokenError) -> InvalidToken:
+    """Why PyJWT refused a token, in words safe to show the caller (for this issuer and an
+    external one alike)."""
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return InvalidToken(f"token lacks the {exc.claim!r} claim")
+    for kind, reason in _REFUSALS:
+        if isinstance(exc, kind):
+            return InvalidToken(reason)
+    return InvalidToken("token is malformed")
 
 
 class InvalidScope(Exception):
@@ -94,13 +128,72 @@ class TokenClaims:
     expires_at: int
     token_id: str
     not_before: int | None = None
+    scoped: bool = True
+    """Whether its scopes limit what it may do: tokens of an external issuer without
+    `--auth-check-scopes` may do anything on the API (the sandbox's paths check scopes whatever)."""
 
     def has_any_scope(self, accepted: Iterable[str]) -> bool:
         return not self.scopes.isdisjoint(accepted)
 
 
+def readable_services(claims: TokenClaims | None) -> tuple[str, ...] | None:
+    """The stack services a trigger test may `link()` to, for the API and the console alike:
+    those the caller's token has a scope of (`ledger:read` → ledger), so that orchestration scopes
+    alone read no ledger data through the worker's credentials; any (None) with auth off."""
+    if claims is None:
+        return None
+    return tuple(sorted({scope.split(":", 1)[0] for scope in claims.scopes if ":" in scope}))
+
+
+class IssuerKey:
+    """The RSA key pair the issuer signs with, and its public half as a JWK (RFC 7517).
+
+    Its key id is the RFC 7638 thumbprint of the public key: every process holding the same key
+    (API nodes sharing a PostgreSQL database) names it alike, and a new key gets a new id.
+    """
+
+    def __init__(self, private_key: rsa.RSAPrivateKey) -> None:
+        self.private_key = private_key
+        self.public_key = private_key.public_key()
+        jwk = RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
+        self.public_jwk: dict[str, str] = {"kty": "RSA", "n": jwk["n"], "e": jwk["e"]}
+        self.key_id = _thumbprint(self.public_jwk)
+
+    def __repr__(self) -> str:
+        return f"IssuerKey(key_id={self.key_id!r})"
+
+    @classmethod
+    def from_pem(cls, pem: bytes, where: str) -> IssuerKey:
+        """The key pair of a PEM private key (PKCS#8); a clear error naming `where` if it is not one."""
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where} does not hold an RSA private key in PEM") from exc
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < _RSA_KEY_BITS:
+            raise ValueError(f"{where} does not hold an RSA private key of at least {_RSA_KEY_BITS} bits")
+        return cls(key)
+
+    @staticmethod
+    def generate_pem() -> bytes:
+        """A new private key, as PEM (PKCS#8), for `from_pem`."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_KEY_BITS)
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+    def jwk(self) -> dict[str, str]:
+        """What a JWKS publishes of it."""
+        return {**self.public_jwk, "kid": self.key_id, "use": "sig", "alg": _KEY_PAIR_ALGORITHM}
+
+
+def _thumbprint(public_jwk: dict[str, str]) -> str:
+    members = json.dumps({name: public_jwk[name] for name in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    digest = hashlib.sha256(members.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 class TokenIssuer:
-    """Issues and verifies HS256 JWTs for the clients configured with `--auth-clients`.
+    """Issues and verifies JWTs for the clients configured with `--auth-clients`: RS256 with its
+    `key_pair` when it has one (`flows serve` always gives it one), else HS256 with
+    `signing_key`; tokens signed HS256 with `signing_key` are accepted in either case.
 
     With no clients, auth is off: the token endpoint still hands tokens to anyone (SDKs configured
     with credentials keep working) and the middleware lets every request through.
@@ -110,6 +203,9 @@ class TokenIssuer:
     token minted with the same key for another audience is refused.
 
     `scopes` are all those it knows, granted in full when auth is off.
+
+    `external_issuer`: the issuer whose tokens the service requires instead (`--auth-issuer`);
+    with it and no clients, this issuer hands out no tokens at all.
     """
 
     def __init__(
@@ -123,6 +219,8 @@ class TokenIssuer:
         scopes: Sequence[str] = ORCHESTRATION_SCOPES,
         leeway: int = 10,
         clock: Callable[[], float] = time.time,
+        key_pair: IssuerKey | None = None,
+        external_issuer: str | None = None,
     ) -> None:
         if len(signing_key) < MIN_KEY_BYTES:
             raise ValueError(f"the token signing key must be at least {MIN_KEY_BYTES} bytes")
@@ -131,6 +229,8 @@ class TokenIssuer:
         if not issuer:
             raise ValueError("the token issuer name must not be empty")
         self._key = signing_key
+        self.key_pair = key_pair
+        self.external_issuer = external_issuer
         self._clients = {client.client_id: client for client in clients}
         self.issuer = issuer
         self.audience = audience or issuer
@@ -150,6 +250,15 @@ class TokenIssuer:
     def enabled(self) -> bool:
         """Auth is enforced only when at least one client is configured."""
         return bool(self._clients)
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """Those its tokens may be signed with."""
+        return (_KEY_PAIR_ALGORITHM, _SHARED_ALGORITHM) if self.key_pair else (_SHARED_ALGORITHM,)
+
+    def key_set(self) -> dict[str, list[dict[str, str]]]:
+        """Its JWKS (RFC 7517 §5): the public key of its key pair; the shared key is no one's business."""
+        return {"keys": [self.key_pair.jwk()] if self.key_pair else []}
 
     def authenticate(self, client_id: str, client_secret: str) -> bool:
         """Check a client's credentials in constant time."""
@@ -198,7 +307,11 @@ class TokenIssuer:
             "exp": now + self.lifetime,
             "jti": uuid.uuid4().hex,
         }
-        token = jwt.encode(claims, self._key, algorithm=_ALGORITHM)
+        if self.key_pair is None:
+            token = jwt.encode(claims, self._key, algorithm=_SHARED_ALGORITHM)
+        else:
+            pair = self.key_pair
+            token = jwt.encode(claims, pair.private_key, algorithm=_KEY_PAIR_ALGORITHM, headers={"kid": pair.key_id})
         return IssuedToken(access_token=token, expires_in=self.lifetime, scopes=granted)
 
     def verify(self, token: str) -> TokenClaims:
@@ -208,15 +321,32 @@ class TokenIssuer:
         self._check_times(claims)
         return self._within_client_rights(claims)
 
+    async def verify_bearer(self, token: str) -> TokenClaims:
+        """`verify`, as the bearer middleware calls it (flows.api.auth.TokenVerifier)."""
+        return self.verify(token)
+
+    def _verification_key(self, token: str) -> tuple[Any, str]:
+        """The key and algorithm to check `token` with: its header picks one of ours, no more."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise refusal(exc) from exc
+        if self.key_pair is not None and header.get("alg") == _KEY_PAIR_ALGORITHM:
+            if header.get("kid") != self.key_pair.key_id:
+                raise InvalidToken("token is signed with a key this server does not have")
+            return self.key_pair.public_key, _KEY_PAIR_ALGORITHM
+        return self._key, _SHARED_ALGORITHM
+
     def _decode(self, token: str) -> dict[str, Any]:
         # Time checks are done in `_check_times` with our own clock, so tests and PyJWT agree
         # on "now"; everything else (signature, algorithm, issuer, audience, presence) is
         # PyJWT's job.
+        key, algorithm = self._verification_key(token)
         try:
             return jwt.decode(
                 token,
-                self._key,
-                algorithms=[_ALGORITHM],
+                key,
+                algorithms=[algorithm],
                 issuer=self.issuer,
                 audience=self.audience,
                 options={
@@ -227,18 +357,12 @@ class TokenIssuer:
                     "verify_nbf": False,
                 },
             )
-        except jwt.InvalidSignatureError as exc:
-            raise InvalidToken("token signature is invalid") from exc
         except jwt.InvalidIssuerError as exc:
             raise InvalidToken("token was not issued by this server") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise InvalidToken("token is not meant for this service (wrong audience)") from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise InvalidToken(f"token lacks the {exc.claim!r} claim") from exc
         except jwt.InvalidAlgorithmError as exc:
-            raise InvalidToken("token is not signed with HS256") from exc
+            raise InvalidToken(f"token is not signed with {' or '.join(self.algorithms)}") from exc
         except jwt.InvalidTokenError as exc:
-            raise InvalidToken("token is malformed") from exc
+            raise refusal(exc) from exc
 
     def _check_times(self, claims: TokenClaims) -> None:
         now = self._clock()
@@ -379,7 +503,24 @@ def client_with_scopes(clients: Iterable[AuthClient], wanted: Iterable[str]) -> 
 
 
 def load_or_create_signing_key(path: Path) -> bytes:
-    """Read the key kept at `path`, or create it (32 random bytes, mode 0600) if absent.
+    """Read the key kept at `path`, or create it (32 random bytes, mode 0600) if absent."""
+    key = load_or_create_key_file(path, lambda: secrets.token_bytes(MIN_KEY_BYTES))
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"signing key file {path} holds {len(key)} bytes, fewer than {MIN_KEY_BYTES}; "
+            "remove it to have a new key generated (every issued token becomes invalid)"
+        )
+    return key
+
+
+def load_or_create_issuer_key(path: Path) -> IssuerKey:
+    """Read the key pair kept at `path` (PEM), or generate it (mode 0600) if absent."""
+    pem = load_or_create_key_file(path, IssuerKey.generate_pem)
+    return IssuerKey.from_pem(pem, f"issuer key file {path} (remove it to have a new key generated)")
+
+
+def load_or_create_key_file(path: Path, new_key: Callable[[], bytes]) -> bytes:
+    """Read the key kept at `path`, or create it with `new_key()` (mode 0600) if absent.
 
     Creation is atomic and never overwrites: two processes starting together on the same data
     dir end up with the same key, because the loser of the race reads the winner's file.
@@ -389,7 +530,7 @@ def load_or_create_signing_key(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _create_key_file(path, secrets.token_bytes(MIN_KEY_BYTES))
+    _create_key_file(path, new_key())
     return _read_key_file(path)
 
 
@@ -398,11 +539,6 @@ def _read_key_file(path: Path) -> bytes:
         mode = os.fstat(f.fileno()).st_mode
         key = f.read()
     _warn_if_shared(path, mode)
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(
-            f"signing key file {path} holds {len(key)} bytes, fewer than {MIN_KEY_BYTES}; "
-            "remove it to have a new key generated (every issued token becomes invalid)"
-        )
     return key
 
 

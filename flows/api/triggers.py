@@ -13,6 +13,7 @@ from flows.api.bodies import read_json, require_object
 from flows.api.errors import invalid
 from flows.api.pagination import cursor_body, is_v2, page_query
 from flows.api.state import application
+from flows.api.tokens import readable_services
 
 
 def _optional_string(body: dict[str, Any], key: str) -> str | None:
@@ -47,16 +48,6 @@ async def create_trigger(request: Request) -> Response:
     return JSONResponse({"data": rendering.trigger(record)}, status_code=201)
 
 
-def _readable_services(request: Request) -> tuple[str, ...] | None:
-    """The stack services a trigger test may `link()` to: those the caller's token has a scope of
-    (`ledger:read` → ledger), so that orchestration scopes alone read no ledger data through the
-    worker's credentials; any with auth off."""
-    claims = request_claims(request)
-    if claims is None:
-        return None
-    return tuple(sorted({scope.split(":", 1)[0] for scope in claims.scopes if ":" in scope}))
-
-
 async def test_trigger(request: Request) -> Response:
     """Evaluate a trigger's filter and variables against a payload (docs/triggers.md), no side effect.
 
@@ -67,7 +58,8 @@ async def test_trigger(request: Request) -> Response:
     async def payload() -> dict[str, Any]:
         return require_object(await read_json(request, empty={}), "the event payload")
 
-    result = await application(request).triggers.test(request.path_params["trigger_id"], payload, _readable_services(request))
+    readable = readable_services(request_claims(request))
+    result = await application(request).triggers.test(request.path_params["trigger_id"], payload, readable)
     return JSONResponse({"data": rendering.trigger_test(result)})
 
 

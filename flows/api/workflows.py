@@ -43,4 +43,10 @@ async def run_workflow(request: Request) -> Response:
         key=request.headers.get("idempotency-key") or None,
         wait=request.query_params.get("wait", "").lower() in ("true", "1"),
     )
-    return JSONResponse({"data": rendering.instance(run.instance)}, status_code=201)
+    body = rendering.instance(run.instance)
+    if run.still_running_after is not None:
+        # The reference's `error` of a wait-mode run is the wait's own failure: here, running out of time.
+        body["error"] = (
+            f"still running after waiting {run.still_running_after:g} s (--wait-timeout); follow it with GET /instances/{run.instance.id}"
+        )
+    return JSONResponse({"data": body}, status_code=201)

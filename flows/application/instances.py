@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flows.application.errors import Invalid, NotFound
 from flows.engine.client import Engine, EventRejected, InstanceNotRunning
-from flows.storage.records import ActivityRecord, InstanceRecord, Page, StageStatusRecord
+from flows.storage.records import ActivityRecord, InstanceCounts, InstanceRecord, Page, StageStatusRecord
 from flows.storage.repository import Repository
 
 
@@ -33,6 +33,17 @@ class Instances:
         """Newest first; of one workflow when `workflow_id` is given; only those not terminated
         when `running`."""
         return await self.repository.list_instances(workflow_id, running, offset, limit)
+
+    async def browse(self, workflow_id: str = "", status: str = "", offset: int = 0, limit: int = 20) -> Page[InstanceRecord]:
+        """Newest first, as a person looks for them; `status`: "running", "terminated" or "failed"."""
+        if status not in ("", "running", "terminated", "failed"):
+            raise Invalid(f"unknown instance status '{status}': running, terminated or failed")
+        ended = status if status != "running" else ""
+        return await self.repository.list_instances(workflow_id, status == "running", offset, limit, ended=ended, newest_first=True)
+
+    async def counts(self, workflow_ids: Sequence[str]) -> dict[str, InstanceCounts]:
+        """Of each workflow: its instances, running and failed among them (absent: none)."""
+        return await self.repository.count_instances(list(workflow_ids))
 
     async def get(self, instance_id: str) -> InstanceRecord:
         # The hot path of polling clients: one prepared read, nothing else.
@@ -80,7 +91,10 @@ class Instances:
         for activity in activities:
             live = pending.get(activity.activity_id)
             if live is None:
-                histories.append(ActivityHistory(activity, activity.attempt))
+                # A call that succeeded in the end is not explained by its failed attempts.
+                succeeded = activity.terminated_at is not None and activity.error is None
+                last_failure = None if succeeded else activity.last_failure
+                histories.append(ActivityHistory(activity, activity.attempt, last_failure))
             else:
                 histories.append(ActivityHistory(activity, live.attempt, live.last_failure, live.next_execution))
         return histories

@@ -12,6 +12,7 @@ from flows.application.errors import Invalid, NotFound
 from flows.engine.client import Engine
 from flows.engine.instances import start_instance
 from flows.gocompat.timestamps import now
+from flows.stages import MissingVariables, StageFailure, resolve_stage
 from flows.stages.base import ConfigError
 from flows.storage.records import InstanceRecord, Page, WorkflowRecord
 from flows.storage.repository import Repository
@@ -23,6 +24,8 @@ class Run:
     instance: InstanceRecord
     started: bool
     """False when an earlier run with the same idempotency key had started it."""
+    still_running_after: float | None = None
+    """With `wait`: the seconds waited, when the instance had not ended by then."""
 
 
 class Workflows:
@@ -80,6 +83,7 @@ class Workflows:
         deadline = loop.time() + self.wait_timeout
         workflow = await self.get(workflow_id)
         variables = _variables(await read_variables())
+        _refuse_missing_variables(workflow, variables)
         instance, started = await start_instance(self.engine, self.repository, workflow, variables, key)
         if wait:
             remaining = deadline - loop.time()
@@ -88,16 +92,18 @@ class Workflows:
         elif started:
             return Run(instance, started)
         # Waited, or the same key again: the instance as it stands.
-        stored = await self.repository.get_instance(instance.id)
-        return Run(stored or instance, started)
+        stored = await self.repository.get_instance(instance.id) or instance
+        if wait and not stored.terminated:
+            return Run(stored, started, still_running_after=self.wait_timeout)
+        return Run(stored, started)
 
-    async def start(self, workflow_id: str, variables: dict[str, str], key: str) -> InstanceRecord | None:
-        """Start an instance for a trigger that fired (`key`: its de-duplication key); None when
-        the workflow is not live, so that the trigger does not fire."""
+    async def start(self, workflow_id: str, variables: dict[str, str], key: str, trigger_id: str) -> InstanceRecord | None:
+        """Start an instance for the trigger `trigger_id` that fired (`key`: its de-duplication
+        key); None when the workflow is not live, so that the trigger does not fire."""
         workflow = await self._live(workflow_id)
         if workflow is None:
             return None
-        instance, _started = await start_instance(self.engine, self.repository, workflow, variables, key)
+        instance, _started = await start_instance(self.engine, self.repository, workflow, variables, key, trigger_id)
         return instance
 
     async def _live(self, workflow_id: str) -> WorkflowRecord | None:
@@ -114,6 +120,21 @@ def _variables(body: Any) -> dict[str, str]:
     if wrong:
         raise Invalid(f"run variables must be strings: {', '.join(wrong)}")
     return body
+
+
+def _refuse_missing_variables(workflow: WorkflowRecord, variables: dict[str, str]) -> None:
+    """Refuse a run whose stages could not be resolved for want of variables it did not give.
+
+    Other resolution failures (a variable that is not an amount…) fail the instance when the
+    stage is reached, as in the Go implementation; a variable left out is a mistake of the call."""
+    for number, entry in enumerate(workflow.config.get("stages") or []):
+        kind, raw = next(iter(entry.items()))
+        try:
+            resolve_stage(kind, raw, variables)
+        except MissingVariables as failure:
+            raise Invalid(f"stages[{number}].{failure}") from None
+        except StageFailure:
+            continue
 
 
 def _is_uuid(text: str) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from flows.engine.lifecycle import LifecyclePublisher, derive
-from flows.engine.models import Progress
+from flows.engine.lifecycle import LifecyclePublisher, derive, observe
+from flows.engine.models import CANCELED, Progress
 from flows.storage.records import InstanceRecord, StageStatusRecord
 from flows.storage.repository import Repository
 
@@ -40,6 +40,10 @@ class Bookkeeping:
             for stage in progress.stages
         ]
         prior = await self.repository.save_progress(instance, stages)
+        observe(progress, prior.instance_terminated, prior.stages)  # logs and metrics, once per transition
+        if progress.terminated and progress.error == CANCELED and progress.terminated_at is not None:
+            # The call an abort interrupted never reports back: end it in the history too.
+            await self.repository.end_activities(progress.instance_id, CANCELED, progress.terminated_at)
         if self.events is not None:
             # After the commit; queued, so publishing never holds up the instance.
             self.events.emit(derive(progress, prior.instance_terminated, prior.stages))

@@ -21,9 +21,12 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from flows.engine.codec import failure_message
 from flows.engine.failures import root_message
 from flows.engine.models import InstanceInput, Outcome
+from flows.engine.search_attributes import InstanceAttributes
 from flows.engine.workflow import InstanceWorkflow
+from flows.observability.metrics import INSTANCE_EVENTS
 
 EVENTS_IN_FLIGHT = 4
 """Concurrent event deliveries to one instance from one process (Temporal admits 10 updates)."""
@@ -65,13 +68,16 @@ def instance_id_for(workflow_id: str, idempotency_key: str | None) -> str:
 
 
 class Engine:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, attributes: InstanceAttributes | None = None) -> None:
+        """`attributes`: the search attributes instances start with (none without)."""
         self.client = client
         self.task_queue = task_queue
+        self.attributes = attributes
         self._event_slots: dict[str, _Slots] = {}
 
-    async def start(self, instance: InstanceInput) -> bool:
-        """Start the instance's workflow; False when one with that id already exists."""
+    async def start(self, instance: InstanceInput, trigger_id: str | None = None) -> bool:
+        """Start the instance's workflow (for the trigger `trigger_id` if one fired); False when
+        one with that id already exists."""
         try:
             await self.client.start_workflow(
                 InstanceWorkflow.run,
@@ -79,6 +85,7 @@ class Engine:
                 id=instance.instance_id,
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=self.attributes.of(instance.workflow_id, trigger_id) if self.attributes else None,
             )
         except WorkflowAlreadyStartedError:
             return False
@@ -134,11 +141,14 @@ class Engine:
                     # temporalio's overloads type a method-reference update of a None-returning handler as a
                     # coroutine of a coroutine: mypy's complaint is about the stub, not this await.
                     await handle.execute_update(InstanceWorkflow.deliver_event, name, id=update_id)  # type: ignore[unused-coroutine]
+                INSTANCE_EVENTS.labels("delivered").inc()
                 return
             except WorkflowUpdateFailedError as error:
+                INSTANCE_EVENTS.labels("rejected").inc()
                 raise EventRejected(root_message(error)) from error
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
+                    INSTANCE_EVENTS.labels("not_running").inc()
                     raise InstanceNotRunning() from error
                 # Temporal admits a few in-flight updates per workflow (10 by default) and
                 # refuses the rest: a burst of events to one instance waits its turn.
@@ -194,7 +204,9 @@ class Engine:
             raise
         pending = []
         for activity in description.raw_description.pending_activities:
-            failure = activity.last_failure.message if activity.HasField("last_failure") else None
+            failure = None
+            if activity.HasField("last_failure"):
+                failure = await failure_message(self.client.data_converter, activity.last_failure)
             next_execution = None
             if activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED and (
                 activity.HasField("next_attempt_schedule_time")

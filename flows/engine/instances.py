@@ -17,8 +17,10 @@ async def start_instance(
     workflow: WorkflowRecord,
     variables: dict[str, str],
     key: str | None,
+    trigger_id: str | None = None,
 ) -> tuple[InstanceRecord, bool]:
-    """Start the workflow's Temporal workflow and record its instance row.
+    """Start the workflow's Temporal workflow and record its instance row; `trigger_id`: the
+    trigger that fired it, a search attribute of the workflow (flows.engine.search_attributes).
 
     With a `key`, the instance id derives from it: a retry finds the instance already started
     (False), and gets it back with its first start's creation time. The row is recorded either
@@ -39,7 +41,8 @@ async def start_instance(
             stages=workflow.config["stages"],
             variables=variables,
             created_at=created,
-        )
+        ),
+        trigger_id,
     )
     if not started:
         original = await engine.started_input(instance.id)

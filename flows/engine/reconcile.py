@@ -23,6 +23,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 
 from flows.engine.client import Engine
+from flows.engine.codec import failure_message
 from flows.storage.repository import Repository
 from flows.storage.tables import workflow_instance_stage_statuses, workflow_instances
 
@@ -138,7 +139,14 @@ async def _close_reason(engine: Engine, instance_id: str) -> str:
         )
     )
     events = response.history.events
-    return _describe_close(events[-1]) if events else "closed in Temporal"
+    if not events:
+        return "closed in Temporal"
+    if events[-1].HasField("workflow_execution_failed_event_attributes"):
+        # With --temporal-encryption-enabled, the message is in the failure's encrypted payload.
+        failure = events[-1].workflow_execution_failed_event_attributes.failure
+        message = await failure_message(engine.client.data_converter, failure)
+        return f"failed in Temporal: {message}" if message else "failed in Temporal"
+    return _describe_close(events[-1])
 
 
 def _describe_close(event: HistoryEvent) -> str:
@@ -147,9 +155,6 @@ def _describe_close(event: HistoryEvent) -> str:
         return f"terminated in Temporal: {reason}" if reason else "terminated in Temporal"
     if event.HasField("workflow_execution_timed_out_event_attributes"):
         return "timed out in Temporal"
-    if event.HasField("workflow_execution_failed_event_attributes"):
-        failure = event.workflow_execution_failed_event_attributes.failure
-        return f"failed in Temporal: {failure.message}" if failure.message else "failed in Temporal"
     return "closed in Temporal"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -9,6 +11,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from flows.engine.bookkeeping import Bookkeeping
 from flows.engine.lifecycle import LifecyclePublisher
 from flows.engine.workflow import InstanceWorkflow
+from flows.observability.activities import ActivityObserver
 from flows.stack.activities import StackActivities
 from flows.stack.client import StackClient
 from flows.storage.repository import Repository
@@ -18,6 +21,9 @@ from flows.storage.repository import Repository
 MAX_WORKFLOW_TASKS = 64
 MAX_LOCAL_ACTIVITIES = 32
 MAX_ACTIVITIES = 64
+# On SIGTERM, stack calls in flight get this long to finish before they are cancelled (and retried
+# by another worker): a deploy should not turn every call in flight into a retry.
+GRACEFUL_SHUTDOWN = timedelta(seconds=15)
 
 
 def build_worker(
@@ -36,14 +42,17 @@ def build_worker(
         task_queue=task_queue,
         workflows=[InstanceWorkflow],
         activities=[bookkeeping.record_progress, *stack_activities],
+        # Counts and logs each attempt; a tracing interceptor of the client applies here too.
+        interceptors=[ActivityObserver()],
         # Stage code is deterministic by construction (flows.stages and flows.workflows do no
         # I/O), so it is shared with the sandbox instead of being re-imported for every run.
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "flows", "pydantic", "pydantic_core", "annotated_types", "yaml"
+                "flows", "pydantic", "pydantic_core", "annotated_types", "yaml", "opentelemetry"
             )
         ),
         max_concurrent_workflow_tasks=MAX_WORKFLOW_TASKS,
         max_concurrent_local_activities=MAX_LOCAL_ACTIVITIES,
         max_concurrent_activities=MAX_ACTIVITIES,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )

@@ -53,10 +53,10 @@ def _zone(zone: str) -> timezone:
 
 def format_rfc3339(moment: datetime) -> str:
     """`2025-01-02T03:04:05.123456Z`: UTC, fraction without trailing zeros, none when whole."""
-    if moment.tzinfo is not None and moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     # isoformat is the fast path: this runs for every timestamp of every API response.
-    text = moment.replace(tzinfo=None).isoformat()
+    text = moment.isoformat()[:-6]  # without "+00:00"
     if moment.microsecond:
-        text = text.rstrip("0")
+        return text.rstrip("0") + "Z"
     return text + "Z"

@@ -30,7 +30,8 @@ def go_type(value: Any) -> str:
         return "[]interface {}"
     if callable(value):
         return "func(...interface {}) (interface {}, error)"
-    return kind.__name__
+    # Other Go types (the time values of flows/triggers/expr/times.py) carry their name.
+    return getattr(kind, "GO_TYPE", kind.__name__)
 
 
 def assertion_type(value: Any) -> str:

@@ -33,7 +33,7 @@ from flows.storage.tables import UTCDateTime
 
 metadata = MetaData()
 
-MIGRATIONS = Migrations(Path(__file__).parent / "migrations", version_table="alembic_version_sandbox")
+MIGRATIONS = Migrations(Path(__file__).parent / "migrations", head="0001", version_table="alembic_version_sandbox")
 
 
 class Amount(TypeDecorator[int]):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from flows.stack.client import StackClient, StackError
 from flows.storage.records import ActivityRecord
@@ -52,11 +54,20 @@ async def _heartbeating(call: Awaitable[Any]) -> Any:
         pending.cancel()
 
 
-def _failure(error: StackError) -> ApplicationError:
+def _failure(error: StackError | httpx.TransportError, typed: bool) -> ApplicationError:
+    """The stack's answer, or the stack out of reach, as Temporal's failure. Both are expected
+    (benign: logged in one line, no traceback); a `typed` answer's errorCode is its type, so
+    VALIDATION, CONFLICT… stop the stage."""
+    if isinstance(error, httpx.TransportError):
+        name = type(error).__name__
+        return ApplicationError(str(error) or name, type=name, category=ApplicationErrorCategory.BENIGN)
+    if not typed:
+        return ApplicationError(error.untyped_text(), category=ApplicationErrorCategory.BENIGN)
     return ApplicationError(
         error.message or error.code,
         type=error.code or None,
         non_retryable=error.code in NON_RETRYABLE,
+        category=ApplicationErrorCategory.BENIGN,
     )
 
 
@@ -99,10 +110,14 @@ class StackActivities:
         await self.repository.save_activity(record)
         try:
             body = await _heartbeating(call(idempotency_key()))
-        except StackError as error:
-            failure = _failure(error) if typed else ApplicationError(error.untyped_text())
+        except (StackError, httpx.TransportError) as error:
+            failure = _failure(error, typed)
             if failure.non_retryable:
                 await self._finish(record, error=failure.message)
+            else:
+                # Temporal forgets why an attempt failed once the activity is cancelled (an
+                # abort): the history keeps it (flows/application/instances.py).
+                await self.repository.save_activity(replace(record, last_failure=failure.message))
             raise failure from error
         await self._finish(record, output=shown(body) if body else None)
         return body

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,13 +87,17 @@ class StackClient:
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        instrument: Callable[[httpx.AsyncClient], None] | None = None,
     ) -> None:
+        """`instrument` is given the HTTP client once made (tracing, flows/observability/tracing.py)."""
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             transport=transport,
         )
+        if instrument is not None:
+            instrument(self._http)
         self._tokens = _TokenCache(credentials) if credentials else None
 
     async def close(self) -> None:

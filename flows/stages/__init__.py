@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flows.stages.base import ConfigError, Stage, StageContext, StageFailure
+from flows.stages.base import ConfigError, MissingVariables, Stage, StageContext, StageFailure
 from flows.stages.delay import Delay
+from flows.stages.interpolation import referenced_variables
 from flows.stages.noop import Noop
 from flows.stages.send import Send
 from flows.stages.update import Update
@@ -20,13 +21,21 @@ def resolve_stage(kind: str, raw: Any, variables: Mapping[str, str]) -> Stage:
     stage_class = STAGES.get(kind)
     if stage_class is None:  # only a config stored without validation could get here
         raise StageFailure(f"unknown stage type '{kind}'")
-    return stage_class.resolve(raw, variables)
+    try:
+        return stage_class.resolve(raw, variables)
+    except StageFailure as failure:
+        # A field that resolved to nothing is most often a variable left out of the run: name it.
+        missing = sorted({name for name in referenced_variables(raw) if name not in variables})
+        if not missing:
+            raise
+        raise MissingVariables(failure, missing) from failure
 
 
 __all__ = [
     "STAGES",
     "ConfigError",
     "Delay",
+    "MissingVariables",
     "Noop",
     "Send",
     "Stage",

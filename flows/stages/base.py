@@ -29,6 +29,16 @@ class StageFailure(Exception):
         self.code = code
 
 
+class MissingVariables(StageFailure):
+    """A stage that cannot be resolved, which refers to run variables that were not given."""
+
+    def __init__(self, failure: StageFailure, names: list[str]) -> None:
+        shown = ", ".join(f"'{name}'" for name in names)
+        noun = "variable" if len(names) == 1 else "variables"
+        super().__init__(f"{failure} (run {noun} {shown} not given)", failure.code)
+        self.names = names
+
+
 class StageContext(Protocol):
     """What the engine lends a running stage."""
 

@@ -8,7 +8,8 @@ expression: `${}` is left as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 # `${` then one or more characters other than `}` then `}`: the reference's pattern, which is why
 # `${}` never matches and stays untouched.
@@ -23,3 +24,16 @@ def interpolate(text: str, variables: Mapping[str, str]) -> str:
 def has_variables(text: str) -> bool:
     """Whether `text` refers to a variable, so that its value is only known at run time."""
     return VARIABLE.search(text) is not None
+
+
+def referenced_variables(raw: Any) -> Iterator[str]:
+    """The names of the variables the strings of a raw config (objects, lists, strings) refer to."""
+    pending = [raw]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield from VARIABLE.findall(value)
+        elif isinstance(value, Mapping):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from alembic import command, context
-from alembic.config import Config
-from sqlalchemy import MetaData, Select, create_engine, event, make_url, text
+from sqlalchemy import JSON, MetaData, Select, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.types import TypeEngine
 
 # Any constant works; it only has to be the same for every Flows process sharing a database.
 MIGRATION_LOCK_ID = 0x466C6F7773
@@ -33,10 +34,13 @@ class Migrations:
     """
 
     scripts: Path
+    head: str
+    """The last revision (tests/storage/test_migrations.py keeps it true): a database already
+    there is not migrated, and Alembic, 10 MB of a process's memory, is never imported."""
     version_table: str = "alembic_version"
 
 
-CORE_MIGRATIONS = Migrations(Path(__file__).parent / "migrations")
+CORE_MIGRATIONS = Migrations(Path(__file__).parent / "migrations", head="0006")
 
 
 def sqlalchemy_url(postgres_uri: str | None, sqlite_path: Path | None) -> str:
@@ -74,7 +78,8 @@ ResultProcessor = Callable[[Any], Any]
 class _CompiledRead:
     sql: str
     parameter_names: tuple[str, ...]
-    processors: list[ResultProcessor | None]
+    conversions: tuple[tuple[int, ResultProcessor], ...]
+    """(position, processor) of the columns whose values need converting."""
 
 
 class PreparedRead:
@@ -91,15 +96,26 @@ class PreparedRead:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             statement = self.statement.compile(dialect=dialect)
+            processors = [_result_processor(column.type, dialect) for column in self.statement.selected_columns]
             compiled = _CompiledRead(
                 sql=str(statement),
                 parameter_names=tuple(statement.positiontup or ()),
-                processors=[
-                    column.type.dialect_impl(dialect).result_processor(dialect, None) for column in self.statement.selected_columns
-                ],
+                conversions=tuple((position, process) for position, process in enumerate(processors) if process is not None),
             )
             self._compiled[dialect.name] = compiled
         return compiled
+
+
+def _result_processor(column_type: TypeEngine[Any], dialect: Dialect) -> ResultProcessor | None:
+    if dialect.name == "sqlite" and isinstance(column_type, JSON):
+        # SQLite hands JSON back as text: the dialect's processor is three wrappers around this.
+        return _json_from_sqlite
+    return column_type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def _json_from_sqlite(value: Any) -> Any:
+    # A bare number comes back as a number (SQLite's type affinity).
+    return json.loads(value) if isinstance(value, str) else value
 
 
 class _SQLiteReads:
@@ -116,13 +132,16 @@ class _SQLiteReads:
         compiled = prepared.compiled_for(self._dialect)
         values = tuple(parameters[name] for name in compiled.parameter_names)
         rows = self._connection().execute(compiled.sql, values).fetchall()
-        return [
-            {
-                key: value if process is None or value is None else process(value)
-                for key, value, process in zip(prepared.keys, row, compiled.processors, strict=True)
-            }
-            for row in rows
-        ]
+        keys, conversions = prepared.keys, compiled.conversions
+        fetched = []
+        for row in rows:
+            converted = list(row)
+            for position, process in conversions:
+                value = converted[position]
+                if value is not None:
+                    converted[position] = process(value)
+            fetched.append(dict(zip(keys, converted, strict=True)))
+        return fetched
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -143,6 +162,29 @@ class _SQLiteReads:
         self._opened.clear()
 
 
+T = TypeVar("T")
+
+
+class _SQLiteWriter:
+    """One thread, and one driver connection on it, for `Database.transaction` on SQLite."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None)
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._transaction, work)
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as conn:
+            return work(conn)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._engine.dispose()
+
+
 class Database:
     """The engine plus what differs between SQLite and PostgreSQL."""
 
@@ -152,11 +194,17 @@ class Database:
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
         if not self.is_sqlite:
             options.update(pool_size=10, max_overflow=10)
+        else:
+            # A connection comes back to the pool with its transaction already ended (committed,
+            # or rolled back by the closing of the block that began it): the pool's own rollback
+            # on top would be one more hop to the driver's thread for every write.
+            options.update(pool_reset_on_return=None)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         # SQLite has one writer at a time; queueing writers here avoids SQLITE_BUSY storms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._inline_reads: Engine | None = None
         self._prepared_reads: _SQLiteReads | None = None
+        self._writer: _SQLiteWriter | None = None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             self._inline_reads = create_engine(url.replace("+aiosqlite", ""))
@@ -164,6 +212,7 @@ class Database:
             path = make_url(url).database
             assert path, "a SQLite database needs a file"
             self._prepared_reads = _SQLiteReads(path, self._inline_reads.dialect)
+            self._writer = _SQLiteWriter(url.replace("+aiosqlite", ""))
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -175,6 +224,18 @@ class Database:
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
 
+    async def transaction(self, work: Callable[[Connection], T]) -> T:
+        """`work` run in one write transaction, committed before this returns (rolled back if
+        it raises). On SQLite it runs on the database's writer thread, on a driver connection
+        of its own: one hop to a thread for the whole transaction, where the async driver
+        makes one per statement, its begin and its commit."""
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        assert self._write_lock is not None
+        async with self._write_lock:
+            return await self._writer.run(work)
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Reader]:
         if self._inline_reads is not None:
@@ -184,13 +245,15 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
-    async def fetch(self, prepared: PreparedRead, parameters: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
-        """The rows of a prepared read, as mappings keyed by the selected columns' keys."""
+    async def fetch(self, parameters: Mapping[str, Any], *reads: PreparedRead) -> list[Sequence[Mapping[str, Any]]]:
+        """The rows of each prepared read, as mappings keyed by the selected columns' keys.
+
+        On PostgreSQL the reads share one connection: each checkout of the pool costs a round
+        trip of its own (the liveness ping)."""
         if self._prepared_reads is not None:
-            return self._prepared_reads.fetch(prepared, parameters)
+            return [self._prepared_reads.fetch(prepared, parameters) for prepared in reads]
         async with self.engine.connect() as conn:
-            result = await conn.execute(prepared.statement, dict(parameters))
-            return list(result.mappings())
+            return [list((await conn.execute(prepared.statement, dict(parameters))).mappings()) for prepared in reads]
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -208,6 +271,8 @@ class Database:
             self._inline_reads.dispose()
         if self._prepared_reads is not None:
             self._prepared_reads.close()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -223,6 +288,11 @@ def _upgrade(connection: Connection, is_sqlite: bool, migrations: Migrations) ->
     if not is_sqlite:
         # Several processes may start at once against one database: migrate one at a time.
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    if _revision(connection, migrations.version_table) == migrations.head:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations.scripts))
     config.attributes["connection"] = connection
@@ -230,9 +300,18 @@ def _upgrade(connection: Connection, is_sqlite: bool, migrations: Migrations) ->
     command.upgrade(config, "head")
 
 
+def _revision(connection: Connection, version_table: str) -> str | None:
+    """Where the database stands in a history; None when it has none yet."""
+    if not inspect(connection).has_table(version_table):
+        return None
+    return connection.execute(text(f"SELECT version_num FROM {version_table}")).scalar()
+
+
 def run_migrations(target_metadata: MetaData) -> None:
     """The body of a history's Alembic `env.py`: run on the connection and into the version
     table that `Database.migrate` hands over."""
+    from alembic import context
+
     attributes = context.config.attributes
     context.configure(
         connection=attributes["connection"],

@@ -44,6 +44,15 @@ class InstanceRecord:
 
 
 @dataclass(frozen=True)
+class InstanceCounts:
+    """A workflow's instances: all of them, those running, those that failed."""
+
+    total: int
+    running: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class ActivityRecord:
     instance_id: str
     stage: int
@@ -55,6 +64,8 @@ class ActivityRecord:
     output: dict[str, Any] | None = None
     error: str | None = None
     terminated_at: datetime | None = None
+    last_failure: str | None = None
+    """Why the latest failed attempt failed; kept while the next attempt runs."""
 
 
 @dataclass(frozen=True)

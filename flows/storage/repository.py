@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 
 from flows.storage.database import Database, PreparedRead
 from flows.storage.records import (
     ActivityRecord,
     DeadLetterRecord,
+    InstanceCounts,
     InstanceRecord,
     OccurrenceRecord,
     Page,
@@ -23,6 +24,7 @@ from flows.storage.records import (
     WorkflowRecord,
 )
 from flows.storage.tables import (
+    RUNNING,
     dead_letters,
     service_secrets,
     triggers,
@@ -43,9 +45,51 @@ class PriorProgress:
     stages: dict[int, bool]
 
 
+def _upsert(insert: Any, table: Any, key: list[str], replaced: list[str], kept: list[str] | None = None) -> Any:
+    """`insert` of one row of `table` from bind parameters named as its columns, replacing the
+    `replaced` columns of the row with the same `key` (none: the row is kept as it is), and the
+    `kept` columns only with a value that is not null."""
+    statement = insert(table).values({column.name: bindparam(column.name) for column in table.c})
+    if not replaced:
+        return statement.on_conflict_do_nothing()
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[name] for name in key],
+        set_={
+            **{name: excluded[name] for name in replaced},
+            **{name: func.coalesce(excluded[name], table.c[name]) for name in kept or []},
+        },
+    )
+
+
+class _Writes:
+    """The worker's writes, each built once for the dialect from bind parameters: building an
+    upsert per call (its values, its `excluded` columns, its cache key) cost SQLAlchemy twice
+    what the write itself costs, on every stage and stack call."""
+
+    def __init__(self, insert: Any) -> None:
+        instances, stages, activities = workflow_instances, workflow_instance_stage_statuses, workflow_instance_activities
+        self.insert_instance = _upsert(insert, instances, ["id"], [])
+        self.upsert_instance = _upsert(insert, instances, ["id"], ["updated_at", "terminated", "terminated_at", "error"])
+        self.upsert_stage = _upsert(
+            insert, stages, ["instance_id", "stage"], ["temporal_run_id", "terminated_at", "error", "name", "input"]
+        )
+        self.save_activity = _upsert(
+            insert,
+            activities,
+            ["instance_id", "stage", "activity_id"],
+            ["output", "error", "attempt", "terminated_at"],
+            # An attempt starting does not know why the previous one failed: keep that.
+            kept=["last_failure"],
+        )
+        self.prior_terminated = select(instances.c.terminated).where(instances.c.id == bindparam("instance_id"))
+        self.prior_stages = select(stages.c.stage, stages.c.terminated_at).where(stages.c.instance_id == bindparam("instance_id"))
+
+
 class Repository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._writes = _Writes(sqlite.insert if db.is_sqlite else postgresql.insert)
 
     def _insert(self, table: Any) -> Any:
         dialect = sqlite if self.db.is_sqlite else postgresql
@@ -60,9 +104,8 @@ class Repository:
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
         if not _storable(workflow_id):
             return None
-        async with self.db.read() as conn:
-            row = (await conn.execute(select(workflows).where(workflows.c.id == workflow_id))).mappings().first()
-        return _workflow(row) if row else None
+        [rows] = await self.db.fetch({"workflow_id": workflow_id}, _WORKFLOW)
+        return _workflow(rows[0]) if rows else None
 
     async def list_workflows(self, offset: int, limit: int | None) -> Page[WorkflowRecord]:
         query = select(workflows).where(workflows.c.deleted_at.is_(None))
@@ -85,81 +128,62 @@ class Repository:
     async def insert_instance(self, record: InstanceRecord) -> None:
         """Record a started instance unless the worker already did (it may be faster)."""
         values = _instance_values(record)
-        async with self.db.write() as conn:
-            await conn.execute(self._insert(workflow_instances).values(**values).on_conflict_do_nothing())
+        await self.db.transaction(lambda conn: conn.execute(self._writes.insert_instance, values))
 
     async def save_progress(self, instance: InstanceRecord, stages: list[StageStatusRecord]) -> PriorProgress:
         """Upsert an instance row and some of its stage rows in one transaction (idempotent);
         what those rows said before (lifecycle events are the difference)."""
-        values = _instance_values(instance)
-        upsert_instance = self._insert(workflow_instances).values(**values)
-        upsert_instance = upsert_instance.on_conflict_do_update(
-            index_elements=[workflow_instances.c.id],
-            set_={key: upsert_instance.excluded[key] for key in ("updated_at", "terminated", "terminated_at", "error")},
-        )
-        async with self.db.write() as conn:
-            prior_terminated = (
-                await conn.execute(select(workflow_instances.c.terminated).where(workflow_instances.c.id == instance.id))
-            ).scalar()
-            prior_stages = {
-                row.stage: row.terminated_at is not None
-                for row in await conn.execute(
-                    select(
-                        workflow_instance_stage_statuses.c.stage,
-                        workflow_instance_stage_statuses.c.terminated_at,
-                    ).where(workflow_instance_stage_statuses.c.instance_id == instance.id)
-                )
-            }
-            await conn.execute(upsert_instance)
-            if stages:
-                insert_stages = self._insert(workflow_instance_stage_statuses).values([asdict(stage) for stage in stages])
-                await conn.execute(
-                    insert_stages.on_conflict_do_update(
-                        index_elements=[
-                            workflow_instance_stage_statuses.c.instance_id,
-                            workflow_instance_stage_statuses.c.stage,
-                        ],
-                        set_={
-                            key: insert_stages.excluded[key]
-                            for key in (
-                                "temporal_run_id",
-                                "terminated_at",
-                                "error",
-                                "name",
-                                "input",
-                            )
-                        },
-                    )
-                )
-        return PriorProgress(bool(prior_terminated), prior_stages)
+        writes, key, values = self._writes, {"instance_id": instance.id}, _instance_values(instance)
+        rows = [asdict(stage) for stage in stages]
+
+        def progress(conn: Connection) -> PriorProgress:
+            prior_terminated = conn.execute(writes.prior_terminated, key).scalar()
+            prior_stages = {row.stage: row.terminated_at is not None for row in conn.execute(writes.prior_stages, key)}
+            conn.execute(writes.upsert_instance, values)
+            if rows:
+                conn.execute(writes.upsert_stage, rows)
+            return PriorProgress(bool(prior_terminated), prior_stages)
+
+        return await self.db.transaction(progress)
 
     async def get_instance(self, instance_id: str) -> InstanceRecord | None:
         """The instance with its workflow and stage rows."""
         if not _storable(instance_id):
             return None
-        parameters = {"instance_id": instance_id}
-        rows = await self.db.fetch(_INSTANCE, parameters)
+        rows, stages = await self.db.fetch({"instance_id": instance_id}, _INSTANCE, _STAGES)
         if not rows:
             return None
-        stages = [StageStatusRecord(**stage) for stage in await self.db.fetch(_STAGES, parameters)]
-        return _instance(rows[0], stages)
+        return _instance(rows[0], [StageStatusRecord(**stage) for stage in stages])
 
-    async def list_instances(self, workflow_id: str, running: bool, offset: int, limit: int | None) -> Page[InstanceRecord]:
+    async def list_instances(
+        self, workflow_id: str, running: bool, offset: int, limit: int | None, *, ended: str = "", newest_first: bool = False
+    ) -> Page[InstanceRecord]:
+        """`ended`: "terminated" or "failed" (terminated with an error) keeps only those."""
         if not _storable(workflow_id):
             return Page([], False)
-        query = _instances_with_workflow().where(workflows.c.deleted_at.is_(None))
-        if workflow_id:
-            query = query.where(workflow_instances.c.workflow_id == workflow_id)
-        if running:
-            query = query.where(workflow_instances.c.terminated.is_(False))
-        query = query.order_by(workflow_instances.c.created_at, workflow_instances.c.id)
-        rows, has_more = await self._page(query, offset, limit)
+        rows, has_more = await self._page(instances_listing(workflow_id, running, ended, newest_first), offset, limit)
         return Page([_instance(row) for row in rows], has_more)
+
+    async def count_instances(self, workflow_ids: list[str]) -> dict[str, InstanceCounts]:
+        """How many instances each workflow has, running and failed among them (none: absent)."""
+        table = workflow_instances
+        query = (
+            select(
+                table.c.workflow_id,
+                func.count(),
+                func.count().filter(RUNNING),
+                func.count().filter(table.c.terminated.is_(True), table.c.error.is_not(None)),
+            )
+            .where(table.c.workflow_id.in_([id_ for id_ in workflow_ids if _storable(id_)]))
+            .group_by(table.c.workflow_id)
+        )
+        async with self.db.read() as conn:
+            rows: list[Any] = list((await conn.execute(query)).all())
+        return {row[0]: InstanceCounts(total=row[1], running=row[2], failed=row[3]) for row in rows}
 
     async def running_instance_ids(self) -> list[str]:
         async with self.db.read() as conn:
-            result = await conn.execute(select(workflow_instances.c.id).where(workflow_instances.c.terminated.is_(False)))
-            return list(result.scalars())
+            return list((await conn.execute(running_ids())).scalars())
 
     async def list_activities(self, instance_id: str, stage: int) -> list[ActivityRecord]:
         if not _storable(instance_id):
@@ -178,17 +202,17 @@ class Repository:
     async def save_activity(self, record: ActivityRecord) -> None:
         """Record an activity's start or outcome; a later write for the same id replaces it."""
         values = asdict(record)
-        statement = self._insert(workflow_instance_activities).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[
-                workflow_instance_activities.c.instance_id,
-                workflow_instance_activities.c.stage,
-                workflow_instance_activities.c.activity_id,
-            ],
-            set_={key: statement.excluded[key] for key in ("output", "error", "attempt", "terminated_at")},
-        )
+        await self.db.transaction(lambda conn: conn.execute(self._writes.save_activity, values))
+
+    async def end_activities(self, instance_id: str, error: str, at: datetime) -> None:
+        """Mark the instance's activities that never ended as ended with `error` (an abort)."""
+        table = workflow_instance_activities
         async with self.db.write() as conn:
-            await conn.execute(statement)
+            await conn.execute(
+                update(table)
+                .where(table.c.instance_id == instance_id, table.c.terminated_at.is_(None))
+                .values(terminated_at=at, error=error)
+            )
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -336,6 +360,28 @@ class Repository:
         return rows, False
 
 
+def instances_listing(workflow_id: str, running: bool, ended: str = "", newest_first: bool = False) -> Select[Any]:
+    """The instances listed, with their workflow: of one workflow when `workflow_id` is given,
+    only those not terminated when `running`. Each filter has an index that keeps the order
+    (tables.py), so a page reads its own rows, not every instance."""
+    query = _instances_with_workflow().where(workflows.c.deleted_at.is_(None))
+    if workflow_id:
+        query = query.where(workflow_instances.c.workflow_id == workflow_id)
+    if running:
+        query = query.where(RUNNING)
+    if ended:
+        query = query.where(workflow_instances.c.terminated.is_(True))
+    if ended == "failed":
+        query = query.where(workflow_instances.c.error.is_not(None))
+    if newest_first:
+        return query.order_by(workflow_instances.c.created_at.desc(), workflow_instances.c.id.desc())
+    return query.order_by(workflow_instances.c.created_at, workflow_instances.c.id)
+
+
+def running_ids() -> Select[Any]:
+    return select(workflow_instances.c.id).where(RUNNING)
+
+
 def _storable(text: str) -> bool:
     """Whether a text column can hold `text`: PostgreSQL's cannot hold NUL, so no row has one and
     a lookup by such a key finds nothing (instead of failing inside the driver)."""
@@ -373,6 +419,7 @@ def _instances_with_workflow() -> Select[Any]:
 
 
 # Built once: the most frequent reads, where building a statement costs more than running it.
+_WORKFLOW = PreparedRead(select(workflows).where(workflows.c.id == bindparam("workflow_id")))
 _INSTANCE = PreparedRead(_instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id")))
 _STAGES = PreparedRead(
     select(workflow_instance_stage_statuses)

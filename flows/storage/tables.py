@@ -39,6 +39,18 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # SQLite keeps the ISO text SQLAlchemy wrote; the C parser reads it ten times faster
+        # than the dialect's regular expression, and every timestamp of every read passes here.
+        if dialect.name == "sqlite":
+            return _utc_from_sqlite
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite(value: str | None) -> datetime | None:
+    # Parsed with its zone: `datetime.replace` would cost more than the parse.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
 
 metadata = MetaData()
 
@@ -64,8 +76,23 @@ workflow_instances = Table(
     Column("terminated", Boolean, nullable=False, default=False),
     Column("terminated_at", UTCDateTime),
     Column("error", Text),
+    # One per listing (repository.instances_listing), each in the listing's order, so that a
+    # page reads its own rows however many instances there are (migration 0006); the running
+    # ones are partial: they hold only the instances still running.
     Index("workflow_instances_created", "created_at", "id"),
-    Index("workflow_instances_workflow", "workflow_id"),
+    Index("workflow_instances_workflow_created", "workflow_id", "created_at", "id"),
+)
+RUNNING = workflow_instances.c.terminated.is_(False)
+Index(
+    "workflow_instances_running", workflow_instances.c.created_at, workflow_instances.c.id, sqlite_where=RUNNING, postgresql_where=RUNNING
+)
+Index(
+    "workflow_instances_workflow_running",
+    workflow_instances.c.workflow_id,
+    workflow_instances.c.created_at,
+    workflow_instances.c.id,
+    sqlite_where=RUNNING,
+    postgresql_where=RUNNING,
 )
 
 # One row per stage reached. `name` and `input` are set once the stage has been resolved and
@@ -97,6 +124,7 @@ workflow_instance_activities = Table(
     Column("attempt", Integer, nullable=False, default=1),
     Column("started_at", UTCDateTime, nullable=False),
     Column("terminated_at", UTCDateTime),
+    Column("last_failure", Text),
 )
 
 triggers = Table(

@@ -64,6 +64,7 @@ from flows.documents import (
     storable_bytes,
     storable_text,
 )
+from flows.observability.metrics import EVENTS_RECEIVED, TRIGGER_EVALUATIONS, TRIGGER_OCCURRENCES
 from flows.outages import dependency_down
 from flows.stack.client import StackClient
 from flows.storage.records import DeadLetterRecord, InstanceRecord, OccurrenceRecord, TriggerRecord
@@ -91,8 +92,8 @@ MAX_MESSAGE_ID = 1024
 MAX_KEY_BYTES = 512
 """A longer de-duplication key is stored as its digest (an index entry has a size limit)."""
 
-StartInstance = Callable[[str, dict[str, str], str], Awaitable[InstanceRecord | None]]
-"""Starts an instance of a workflow (id, variables, de-duplication key) for a trigger that fired;
+StartInstance = Callable[[str, dict[str, str], str, str], Awaitable[InstanceRecord | None]]
+"""Starts an instance of a workflow (id, variables, de-duplication key, trigger id) for a trigger that fired;
 None when the workflow is not live, and the trigger does not fire."""
 
 _DEAD_LETTERS = uuid.UUID("0b7d6f0e-5f2a-4f43-9a53-2d1f4c7a8e61")
@@ -262,6 +263,7 @@ class EventHandler:
     ) -> list[OccurrenceRecord]:
         """Fire for the `envelope` decoded; what no redelivery would fix becomes a dead letter
         and `UnprocessableEvent`, an outage passes through."""
+        EVENTS_RECEIVED.labels(source).inc()
         try:
             return await self._fire_all(await envelope, message_id)
         except UnprocessableEvent as error:
@@ -275,6 +277,7 @@ class EventHandler:
             raise UnprocessableEvent(f"the event could not be processed (dead letter {letter.id})") from error
 
     def _recorded(self, occurrence: OccurrenceRecord) -> OccurrenceRecord:
+        TRIGGER_OCCURRENCES.labels("failed" if occurrence.error is not None else "succeeded").inc()
         if self.on_occurrence is not None:
             try:
                 self.on_occurrence(occurrence)
@@ -296,16 +299,19 @@ class EventHandler:
         """Whether the trigger's filter holds for `payload` (an event of the service `app`); an
         error skips the trigger, except going over budget (`ExprError` raised)."""
         if not trigger.filter:
+            TRIGGER_EVALUATIONS.labels("matched").inc()
             return True
         try:
             program = await self._program(trigger.id, trigger.filter)
             result = await link.run(program, trigger.filter, payload, self.stack, services=_services(app))
         except expr.ExprError as error:
+            TRIGGER_EVALUATIONS.labels("error").inc()
             if error.over_budget:
                 # A filter that never finishes is the trigger's fault, not the event's: recorded.
                 raise
             logger.info("trigger %s skipped: filter error: %s", trigger.id, error)
             return False
+        TRIGGER_EVALUATIONS.labels("matched" if result is True else "unmatched").inc()
         if result is not True:
             logger.debug("trigger %s skipped: filter gave %r", trigger.id, result)
             return False
@@ -382,7 +388,7 @@ class EventHandler:
         except (expr.ExprError, DocumentError) as error:
             logger.info("trigger %s failed: variable error: %s", trigger.id, error)
             return await self._record_failure(trigger, envelope, key, str(error))
-        instance = await self.start(trigger.workflow_id, variables, f"trigger:{trigger.id}:{key}")
+        instance = await self.start(trigger.workflow_id, variables, f"trigger:{trigger.id}:{key}", trigger.id)
         if instance is None:
             return None
         fired = replace(self._occurrence(trigger, envelope), workflow_instance_id=instance.id)

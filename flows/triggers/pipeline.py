@@ -1,5 +1,6 @@
 """The event pipeline of a `serve`/`worker` process: the NATS connection when configured, the
-JetStream consumer of `--topics`, and the lifecycle publisher (NATS and in process).
+JetStream consumer of `--topics`, the lifecycle publisher (NATS and in process) and, with
+`--audit-enabled`, the publisher of the API's AUDIT events (NATS; flows/api/audit.py).
 
 Made before the trigger handler, which reports its occurrences to `occurrence_recorded`, then
 started with that handler: it consumes the stack's events into it and delivers Flows' own
@@ -20,11 +21,20 @@ from flows.triggers.listener import LIFECYCLE, EventHandler
 
 logger = logging.getLogger("flows.triggers")
 
+AUDIT_TOPIC = "audit-events"
+AUDIT_QUEUE_LIMIT = 1_000
+"""AUDIT events waiting for NATS; beyond, they are dropped. An event holds up to two 64 KiB bodies."""
+
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.publisher = LifecyclePublisher(map_topic(TOPIC, settings.publisher_topic_mapping, settings.stack))
+        self.audit: LifecyclePublisher | None = None
+        """With `--audit-enabled`: the AUDIT events of the API's requests, to NATS only."""
+        if settings.audit_enabled:
+            subject = map_topic(AUDIT_TOPIC, settings.publisher_topic_mapping, settings.stack)
+            self.audit = LifecyclePublisher(subject, queue_limit=AUDIT_QUEUE_LIMIT)
         self.connection: Any | None = None
         self.consumer: nats_transport.Consumer | None = None
 
@@ -41,6 +51,8 @@ class Pipeline:
             self.connection = await nats_transport.connect(url)
             js = self.connection.jetstream()
         self.publisher.start(js, handler.sink(LIFECYCLE))
+        if self.audit is not None:
+            self.audit.start(js)
         if self.connection is not None and settings.topics and consume:
             consumer = nats_transport.Consumer(self.connection, settings.topics, handler.receive)
             try:
@@ -60,6 +72,8 @@ class Pipeline:
     async def close(self) -> None:
         await self.stop_consuming()
         await self.publisher.close()
+        if self.audit is not None:
+            await self.audit.close()
         if self.connection is not None:
             # close, not drain: everything handled is acked and the rest is redelivered, while a
             # drain waits on the pull subscriptions for its whole timeout (30 s).

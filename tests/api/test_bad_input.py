@@ -72,7 +72,7 @@ def instance_count(api: Api, workflow_id: str) -> int:
         ("GET", "/api/orchestration/nope"),
         ("GET", "/v2/nope"),
         ("GET", "/api/orchestration/v2/nope"),
-        ("GET", "/"),
+        # `/` is the web console's (tests/console/), unless `--console=false`.
         ("GET", "/v2"),
         ("GET", "/v3/workflows"),
         ("GET", "/api/orchestration/v3/workflows"),

@@ -270,9 +270,9 @@ def test_v2_failed_instance_shows_its_error(api: Api) -> None:
 
 
 def test_a_stage_that_fails_resolution_is_not_in_history(api: Api) -> None:
-    # A missing variable interpolates to "" (docs/stages.md, variables); the required `event` is then empty,
-    # so the stage fails before it starts: a status row with the error, no history entry.
-    instance = start(api, [{"noop": {}}, {"wait_event": {"event": "${missing}"}}, {"noop": {}}])
+    # An empty variable leaves the required `event` empty, so the stage fails before it starts: a
+    # status row with the error, no history entry. (A variable left out is refused at run time.)
+    instance = start(api, [{"noop": {}}, {"wait_event": {"event": "${empty}"}}, {"noop": {}}], {"empty": ""})
     ended = terminated(api, instance.id)
     assert ended.error and "event" in ended.error
     rows = ended.status or []

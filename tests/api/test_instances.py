@@ -85,6 +85,26 @@ def test_run_variables_must_be_strings(api: Api) -> None:
     assert list_instances(api, workflow_id=workflow_id) == []
 
 
+def test_a_run_that_leaves_out_a_variable_a_stage_needs_is_refused(api: Api) -> None:
+    workflow_id = create_workflow(api, [{"noop": {}}, {"wait_event": {"event": "${event}"}}])
+    response = httpx.post(runs_url(api, workflow_id), json={"other": "x"})
+    assert response.status_code == 400, response.text
+    assert response.json() == {
+        "errorCode": "VALIDATION",
+        "errorMessage": "stages[1].wait_event.event: required (run variable 'event' not given)",
+    }
+    assert list_instances(api, workflow_id=workflow_id) == []
+    # Given, even empty, the variable is the caller's choice: the stage fails when reached.
+    assert httpx.post(runs_url(api, workflow_id), json={"event": ""}).status_code == 201
+
+
+def test_a_variable_left_out_of_a_field_with_a_default_is_no_mistake(api: Api) -> None:
+    # `ledger` defaults to "main" when it interpolates to "".
+    workflow_id = create_workflow(api, [{"update": {"account": {"id": "users:v", "ledger": "${ledger}", "metadata": {"k": "v"}}}}])
+    response = httpx.post(runs_url(api, workflow_id), json={})
+    assert response.status_code == 201, response.text
+
+
 def test_run_with_an_empty_json_body_as_the_typescript_sdk_sends_it(api: Api) -> None:
     workflow_id = create_workflow(api, [{"noop": {}}])
     response = httpx.post(
@@ -130,8 +150,11 @@ def test_run_and_wait_is_bounded(sqlite_api: Api) -> None:
     started = time.monotonic()
     instance = run(api, workflow_id, wait=True)
     assert time.monotonic() - started < 10
-    assert instance.terminated is False
-    assert instance.terminated_at is None and instance.error is None
+    assert instance.terminated is False and instance.terminated_at is None
+    # The wait's own error says it ran out of time, and where to follow the instance.
+    assert instance.error is not None
+    assert "still running after waiting 4 s" in instance.error and f"GET /instances/{instance.id}" in instance.error
+    assert get_instance(api, instance.id).error is None
     rows = instance.status or []
     assert [int(row.stage) for row in rows] == [0, 1]
     assert rows[0].terminated_at is not None and rows[1].terminated_at is None

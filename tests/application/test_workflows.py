@@ -57,8 +57,8 @@ async def test_a_deleted_workflow_neither_runs_nor_starts_for_a_trigger(without_
     with pytest.raises(NotFound):
         await workflows.run(created.id, variables)
     assert read == [], "the body of a run of a missing workflow is never read"
-    assert await workflows.start(created.id, {}, "trigger:key") is None
-    assert await workflows.start(str(uuid.uuid4()), {}, "trigger:key") is None
+    assert await workflows.start(created.id, {}, "trigger:key", "trigger-id") is None
+    assert await workflows.start(str(uuid.uuid4()), {}, "trigger:key", "trigger-id") is None
 
 
 @pytest.mark.parametrize("body", [[], {"n": 1}, "x"])

@@ -13,11 +13,11 @@ from typing import Any
 
 import httpx
 from tests.support.polling import eventually
+from tests.support.stack import HOOKS
 
 ASSET = "USD/2"
 WALLETS_LEDGER = "wallets-002"
 INTERNAL_LEDGER = "orchestration-000-internal"
-HOOKS = "/api/sandbox"
 # The client of the `remote` stack's built-in OAuth2 issuer that the worker authenticates as.
 STACK_CLIENT = ("stack", "stack-secret")
 

@@ -134,11 +134,14 @@ def test_abort_stops_an_instance_stuck_retrying(api: Api) -> None:
     url = api.url
     ledger = new_ledger(url)
     instance_id = run(url, [send({"account": {"id": "users:empty", "ledger": ledger}}, {"account": {"id": "users:x", "ledger": ledger}}, 10)])
-    eventually(lambda: instance(url, instance_id).get("status"))
-    time.sleep(1.5)
+    eventually(lambda: instance(url, instance_id).get("status") and stage_history(url, instance_id, 0)[0].get("lastFailure"))
     assert httpx.put(f"{url}/instances/{instance_id}/abort", timeout=10).status_code == 204
     stopped = instance(url, instance_id)
     assert stopped["terminated"] is True and stopped["error"] == "canceled"
+    # The interrupted call ended with the instance, and still says why it was retrying.
+    [call] = stage_history(url, instance_id, 0)
+    assert call["terminated"] is True and call["error"] == "canceled" and "terminatedAt" in call
+    assert "insufficient" in call["lastFailure"].lower()
     fund(url, ledger, "users:empty", 10)
     time.sleep(1.5)
     assert balance(url, ledger, "users:x") == 0

@@ -16,9 +16,7 @@ from flows.sandbox.tables import sandbox_requests
 from flows.storage.database import Database, sqlalchemy_url
 from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
-from tests.support.stack import new_ledger
-
-HOOKS = "/api/sandbox"
+from tests.support.stack import HOOKS, hold, new_ledger, waiting
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +37,6 @@ def recorded(url: str, since: int = 0, **params: Any) -> list[dict[str, Any]]:
 def last_id(url: str) -> int:
     found = recorded(url)
     return found[-1]["id"] if found else 0
-
-
-def hold(url: str, method: str, path: str, when: str, **extra: Any) -> str:
-    response = httpx.post(f"{url}{HOOKS}/holds", json={"method": method, "path": path, "when": when, **extra})
-    assert response.status_code == 201, response.text
-    return str(response.json()["data"]["id"])
-
-
-def waiting(url: str, hold_id: str) -> int:
-    return int(httpx.get(f"{url}{HOOKS}/holds/{hold_id}").json()["data"]["waiting"])
 
 
 def post_transaction(url: str, ledger: str, amount: int, key: str | None = None, timeout: float = 30) -> httpx.Response:

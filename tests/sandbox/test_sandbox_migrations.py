@@ -31,7 +31,7 @@ from flows.storage.database import CORE_MIGRATIONS, Database, sqlalchemy_url
 
 # Past 2^64: the amounts column must keep it exact through the migration.
 BIG = 2**200
-HEADS = {CORE_MIGRATIONS.version_table: "0004", MIGRATIONS.version_table: "0001"}
+HEADS = {CORE_MIGRATIONS.version_table: CORE_MIGRATIONS.head, MIGRATIONS.version_table: MIGRATIONS.head}
 
 NewDatabase = Callable[[], Awaitable[Database]]
 

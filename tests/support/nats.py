@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import nats
 import pytest
 
 from tests.support.service import free_port
@@ -76,3 +81,22 @@ def nats_server() -> Iterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+async def jetstream(url: str, action: Any) -> Any:
+    """`await action(js)` on a fresh connection to `url`, closed afterwards."""
+    connection = await nats.connect(url)
+    try:
+        return await action(connection.jetstream())
+    finally:
+        await connection.close()
+
+
+def publish(url: str, subject: str, envelopes: list[dict[str, Any]]) -> None:
+    """Publish each event as the stack's services do: JSON, with a Watermill message id."""
+
+    async def send(js: Any) -> None:
+        for envelope in envelopes:
+            await js.publish(subject, json.dumps(envelope).encode(), headers={"_watermill_message_uuid": str(uuid.uuid4())})
+
+    asyncio.run(jetstream(url, send))

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from formance_sdk_python import SDK
 from nats.js import api as js_api
@@ -25,7 +24,7 @@ from nats.js import api as js_api
 from flows.triggers.cache import DEFAULT_TTL
 from tests.api.helpers import create_workflow
 from tests.conftest import Api
-from tests.support.nats import NatsServer, nats_server  # noqa: F401  (a session fixture)
+from tests.support.nats import NatsServer, jetstream, nats_server, publish  # noqa: F401  (a session fixture)
 from tests.support.polling import eventually
 from tests.support.service import FlowsProcess
 from tests.triggers.test_trigger_firing import (
@@ -74,15 +73,7 @@ class Deployment:
         assert self.serve.stop() == 0, "flows serve did not shut down by itself"
 
 
-async def _nats(url: str, action: Any) -> Any:
-    connection = await nats.connect(url)
-    try:
-        return await action(connection.jetstream())
-    finally:
-        await connection.close()
-
-
-def _consumer_config(kind: str, stack: str) -> js_api.ConsumerConfig:
+def consumer_config(kind: str, stack: str) -> js_api.ConsumerConfig:
     config = js_api.ConsumerConfig(
         durable_name="orchestration",
         filter_subject=f"{stack}.ledger",
@@ -108,9 +99,9 @@ def deployment(
     async def provision(js: Any) -> None:
         # What the operator creates: the stack's stream and the orchestration's consumer.
         await js.add_stream(name=stack, subjects=[f"{stack}.*"])
-        await js.add_consumer(stack, _consumer_config(request.param, stack))
+        await js.add_consumer(stack, consumer_config(request.param, stack))
 
-    asyncio.run(_nats(nats_server.url, provision))
+    asyncio.run(jetstream(nats_server.url, provision))
     uri = postgres_cluster.create_database("flows_" + stack)
     flags = ["--postgres-uri", uri, "--stack", stack, "--nats-url", nats_server.url, "--topics", f"{stack}.ledger"]
     serve = FlowsProcess(tmp_path_factory.mktemp("nats") / "data", *flags).start()
@@ -119,16 +110,6 @@ def deployment(
         yield deployment
     finally:
         deployment.stop()
-
-
-def publish(url: str, subject: str, envelopes: list[dict[str, Any]]) -> None:
-    async def send(js: Any) -> None:
-        for envelope in envelopes:
-            await js.publish(
-                subject, json.dumps(envelope).encode(), headers={"_watermill_message_uuid": str(uuid.uuid4())}
-            )
-
-    asyncio.run(_nats(url, send))
 
 
 def create_trigger(api: Api, workflow_id: str, event: str, **fields: Any) -> str:
@@ -198,7 +179,7 @@ def test_a_malformed_message_is_terminated_and_the_stream_goes_on(deployment: De
         await js.publish(f"{deployment.stack}.ledger", b"{not json")
         await js.publish(f"{deployment.stack}.ledger", json.dumps({"type": 3}).encode())
 
-    asyncio.run(_nats(nats_server.url, send))
+    asyncio.run(jetstream(nats_server.url, send))
     sent = tagged(event_type, 2)
     publish(nats_server.url, f"{deployment.stack}.ledger", sent)
     assert_once_each(api, trigger_id, workflow_id, sent)
@@ -228,7 +209,7 @@ def test_a_poison_message_is_dead_lettered_and_never_redelivered(deployment: Dep
         for message_id, data in poison.items():
             await js.publish(f"{deployment.stack}.ledger", data, headers={"_watermill_message_uuid": message_id})
 
-    asyncio.run(_nats(nats_server.url, send))
+    asyncio.run(jetstream(nats_server.url, send))
     sent = tagged(event_type, 2)
     publish(nats_server.url, f"{deployment.stack}.ledger", sent)
     assert_once_each(api, trigger_id, workflow_id, sent)  # waits out any redelivery
@@ -239,5 +220,5 @@ def test_a_poison_message_is_dead_lettered_and_never_redelivered(deployment: Dep
     async def consumer(js: Any) -> Any:
         return await js.consumer_info(deployment.stack, "orchestration")
 
-    info = asyncio.run(_nats(nats_server.url, consumer))
+    info = asyncio.run(jetstream(nats_server.url, consumer))
     assert info.num_ack_pending == 0 and info.num_redelivered == 0

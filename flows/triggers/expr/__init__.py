@@ -21,7 +21,8 @@ Public API:
 
 Values follow Go: JSON numbers are floats (float64), integer literals ints, `/` and `**` give
 floats, `%` takes ints, a missing map key is nil, and type errors name Go types (`float64`,
-`string`, `map[string]interface {}`, `[]interface {}`, `<nil>`).
+`string`, `map[string]interface {}`, `[]interface {}`, `<nil>`). `now()`, `date()`, `duration()`
+and `timezone()` give Go's time values (flows.triggers.expr.times), without their Go methods.
 """
 
 from __future__ import annotations

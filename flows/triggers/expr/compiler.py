@@ -1,4 +1,4 @@
-"""Parse with the lark grammar, then compile the tree into nested Python closures.
+"""Parse (flows.triggers.expr.parser), then compile the tree into nested Python closures.
 
 Every compiled node is a function `node(ctx) -> value`; `ctx` carries the environment, the
 predicate element (`#`), its index and accumulator, `let` variables and the evaluation's budget
@@ -12,23 +12,30 @@ the parser nor the recursive compiler can run long or out of stack.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-
-import lark
-from lark import Token, Tree
 
 from flows.gocompat.values import go_type
 from flows.triggers.expr import budget as limits
 from flows.triggers.expr import runtime as rt
 from flows.triggers.expr.budget import Budget
-from flows.triggers.expr.builtins import BUILTINS, PREDICATES, RETURNS_EXISTING
+from flows.triggers.expr.builtins import (
+    ARRAYS,
+    BUILTINS,
+    DURATION,
+    MAPS,
+    NUMBERS,
+    PREDICATES,
+    RETURNS_EXISTING,
+    TIME,
+    check_arguments,
+    result_nature,
+)
 from flows.triggers.expr.errors import MEMORY_EXCEEDED, TOO_DEEP, ExprError, Fail
+from flows.triggers.expr.parser import Token, Tree, describe_token, parse
 from flows.triggers.expr.regex import compile_regex
+from flows.triggers.expr.times import method_message
 
 Node = Callable[["Ctx"], Any]
-
-_PARSER = lark.Lark((Path(__file__).with_name("expr.lark")).read_text(), parser="lalr", maybe_placeholders=True)
 
 
 class Ctx:
@@ -69,154 +76,9 @@ class Program:
         return f"Program({self.source!r})"
 
 
-_TOKEN_KIND = {
-    "NAME": "Identifier",
-    "INT": "Number",
-    "FLOAT": "Number",
-    "STRING": "String",
-    "RAWSTRING": "String",
-    "$END": "EOF",
-}
-_BRACKETS = set("()[]{}")
-
-
-def _describe(token: Token) -> str:
-    if token.type == "$END":
-        return "EOF"
-    kind = _TOKEN_KIND.get(token.type)
-    if kind is None:
-        kind = "Bracket" if str(token) in _BRACKETS else "Operator"
-    return f'{kind}("{token}")'
-
-
-def parse(source: str) -> Tree:
-    """The syntax tree of `source`, within the limits of flows.triggers.expr.budget."""
-    if len(source) > limits.MAX_SOURCE_LENGTH:
-        raise ExprError(f"expression longer than {limits.MAX_SOURCE_LENGTH} characters")
-    tree = _parse(source)
-    _check_size(tree, source)
-    return tree
-
-
-def _parse(source: str) -> Tree:
-    try:
-        return _PARSER.parse(source)
-    except lark.exceptions.UnexpectedToken as error:
-        token = error.token
-        position = token.start_pos if token.start_pos is not None else len(source)
-        if token.type == "$END":
-            raise ExprError("unexpected token EOF", len(source), source) from None
-        raise ExprError(f"unexpected token {_describe(token)}", position, source) from None
-    except lark.exceptions.UnexpectedCharacters as error:
-        at = error.pos_in_stream or 0
-        char = source[at]
-        if char in "\"'`":
-            raise ExprError("literal not terminated", at, source) from None
-        raise ExprError(f"unrecognized character: U+{ord(char):04X} '{char}'", at, source) from None
-    except lark.exceptions.UnexpectedEOF:
-        raise ExprError("unexpected token EOF", len(source), source) from None
-
-
-def _check_size(tree: Tree, source: str) -> None:
-    """At most MAX_NODES nodes (as expr-lang) and MAX_DEPTH levels, walked without recursion.
-
-    Parentheses add no level: nested ones are merged into one, left for c_paren to tell
-    `(a ?? b) + 1` from `a ?? b + 1`."""
-    count = 0
-    pending: list[tuple[Any, int]] = [(tree, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if not isinstance(node, Tree):
-            continue
-        node.children = [_merge_parens(child) for child in node.children]
-        if node.data == "paren":
-            pending.append((node.children[0], depth))
-            continue
-        count += 1
-        if count > limits.MAX_NODES:
-            raise ExprError("compilation failed: expression exceeds maximum allowed nodes", _start(node), source)
-        if depth > limits.MAX_DEPTH:
-            raise ExprError(
-                f"compilation failed: expression nested deeper than {limits.MAX_DEPTH} levels",
-                _start(node),
-                source,
-            )
-        pending.extend((child, depth + 1) for child in node.children)
-
-
-def _merge_parens(node: Any) -> Any:
-    while isinstance(node, Tree) and node.data == "paren" and isinstance(node.children[0], Tree) and node.children[0].data == "paren":
-        node = node.children[0]
-    return node
-
-
-def _start(tree: Tree) -> int | None:
-    """The position of the first token under `tree`."""
-    node: Any = tree
-    while isinstance(node, Tree):
-        children = [child for child in node.children if child is not None]
-        if not children:
-            return None
-        node = children[0]
-    return node.start_pos if isinstance(node, Token) else None
-
-
 def compile_source(source: str) -> Program:
     tree = parse(source)
     return Program(source, _Compiler(source).compile(tree, frozenset()))
-
-
-# -- literals --------------------------------------------------------------------------------
-
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"'}
-
-
-def unescape(body: str, position: int, source: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char != "\\":
-            out.append(char)
-            i += 1
-            continue
-        kind = body[i + 1]
-        if kind in _ESCAPES:
-            out.append(_ESCAPES[kind])
-            i += 2
-        elif kind in "xuU":
-            size = {"x": 2, "u": 4, "U": 8}[kind]
-            digits = body[i + 2 : i + 2 + size]
-            if len(digits) != size or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                raise ExprError("invalid char escape", position + i + 1, source)
-            out.append(chr(int(digits, 16)))
-            i += 2 + size
-        elif kind in "01234567":
-            digits = body[i + 1 : i + 4]
-            if len(digits) != 3 or not all(c in "01234567" for c in digits) or int(digits, 8) > 255:
-                raise ExprError("invalid char escape", position + i + 1, source)
-            out.append(chr(int(digits, 8)))
-            i += 4
-        else:
-            raise ExprError("invalid char escape", position + i + 1, source)
-    return "".join(out)
-
-
-def parse_int(token: Token, source: str) -> int:
-    text = str(token).replace("_", "")
-    lowered = text.lower()
-    base = 16 if lowered.startswith("0x") else 8 if lowered.startswith("0o") else 2 if lowered.startswith("0b") else 10
-    try:
-        value = int(text[2:] if base != 10 else text, base)
-    except ValueError:
-        raise ExprError(f"invalid integer literal: {token}", token.start_pos, source) from None
-    if value > rt.INT64_MAX:
-        raise ExprError(f"integer literal is too large: {token}", token.start_pos, source)
-    return value
-
-
-def _literal_name(value: Any) -> str:
-    return "nil" if value is None else go_type(value)
 
 
 # -- the compiler ----------------------------------------------------------------------------
@@ -251,7 +113,10 @@ class _Compiler:
     def __init__(self, source: str):
         self.source = source
         self.constants: dict[int, Any] = {}
-        self.keep: list[Node] = []  # keeps constant nodes alive so that their ids stay unique
+        self.natures: dict[int, str] = {}  # the Go type the checker knows a node's value has
+        self.elements: dict[int, str] = {}  # the type of an array's elements, when the checker knows it
+        self.pointers: list[str | None] = []  # the element type `#` has in the predicates being compiled
+        self.keep: list[Node] = []  # keeps constant and typed nodes alive so that their ids stay unique
 
     def error(self, message: str, position: int | None) -> ExprError:
         return ExprError(message, position, self.source)
@@ -265,27 +130,48 @@ class _Compiler:
     def is_const(self, node: Node) -> bool:
         return id(node) in self.constants
 
+    def nature(self, node: Node) -> str | None:
+        """The Go type expr-lang's checker gives `node` (None: unknown, as anything read from the
+        environment): literals and the results of typed operations have one."""
+        if id(node) in self.constants:
+            value = self.constants[id(node)]
+            return "nil" if value is None else go_type(value)
+        return self.natures.get(id(node))
+
+    def typed(self, node: Node, nature: str | None) -> Node:
+        if nature is not None and id(node) not in self.constants:
+            self.natures[id(node)] = nature
+            self.keep.append(node)
+        return node
+
+    def element(self, node: Node) -> str | None:
+        """The type of the elements of the array `node` computes, when the checker knows it."""
+        return "string" if self.nature(node) == "[]string" else self.elements.get(id(node))
+
+    def array_of(self, node: Node, element: str | None) -> Node:
+        if element is not None:
+            self.elements[id(node)] = element
+            self.keep.append(node)
+        return node
+
     def compile(self, tree: Any, lets: frozenset[str]) -> Node:
         if isinstance(tree, Token):
-            raise self.error(f"unexpected token {_describe(tree)}", tree.start_pos)
+            raise self.error(f"unexpected token {describe_token(tree)}", tree.start_pos)
         method = getattr(self, "c_" + tree.data, None)
         if method is None:
             raise self.error(f"unsupported syntax {tree.data}", None)
-        return method(tree.children, lets)
+        node = method(tree.children, lets)
+        return self.typed(node, _LITERAL_NATURES.get(tree.data))
 
     # literals
     def c_int(self, children: list, lets: frozenset[str]) -> Node:
-        return self.const(parse_int(children[0], self.source))
+        return self.const(children[1])
 
     def c_float(self, children: list, lets: frozenset[str]) -> Node:
-        return self.const(float(str(children[0]).replace("_", "")))
+        return self.const(children[1])
 
     def c_string(self, children: list, lets: frozenset[str]) -> Node:
-        token = children[0]
-        return self.const(unescape(str(token)[1:-1], token.start_pos + 1, self.source))
-
-    def c_rawstring(self, children: list, lets: frozenset[str]) -> Node:
-        return self.const(str(children[0])[1:-1])
+        return self.const(str(children[0]))  # the lexer unescaped it
 
     def c_true(self, children: list, lets: frozenset[str]) -> Node:
         return self.const(True)
@@ -299,7 +185,10 @@ class _Compiler:
     def c_array(self, children: list, lets: frozenset[str]) -> Node:
         items = self.args(children[1], lets)
         position = children[0].start_pos
-        return self._allocating(lambda ctx: [item(ctx) for item in items], len(items), position)
+        node = self._allocating(lambda ctx: [item(ctx) for item in items], len(items), position)
+        # The checker's ArrayNode: elements all of one kind make an array of the last one's type.
+        kinds = {_kind(self.nature(item)) for item in items}
+        return self.array_of(node, self.nature(items[-1]) if len(kinds) == 1 else None)
 
     def _allocating(self, build: Node, size: int, position: int) -> Node:
         """A literal of `size` elements, counted against the memory budget as expr-lang does."""
@@ -318,18 +207,10 @@ class _Compiler:
         pairs: list[tuple[Node, Node]] = []
         if children[1] is not None:
             for pair in children[1].children:
-                if pair is None:
-                    continue
                 if pair.data == "expr_pair":
                     key = self.compile(pair.children[0], lets)
-                else:
-                    token = pair.children[0]
-                    if token.type == "STRING":
-                        key = self.const(unescape(str(token)[1:-1], token.start_pos + 1, self.source))
-                    elif token.type == "RAWSTRING":
-                        key = self.const(str(token)[1:-1])
-                    else:  # a name, or a number: the string of its digits as written (parser/parser.go)
-                        key = self.const(str(token))
+                else:  # a string, or a name or a number: the string of it as written
+                    key = self.const(str(pair.children[0]))
                 pairs.append((key, self.compile(pair.children[-1], lets)))
         build: Node = lambda ctx: {key(ctx): value(ctx) for key, value in pairs}
         return self._allocating(build, len(pairs), children[0].start_pos)
@@ -355,16 +236,12 @@ class _Compiler:
     def c_pointer(self, children: list, lets: frozenset[str]) -> Node:
         name = str(children[0])
         if name == "#":
-            return lambda ctx: ctx.ptr
+            return self.typed(lambda ctx: ctx.ptr, self.pointers[-1] if self.pointers else None)
         if name == "#index":
             return lambda ctx: ctx.index
         if name == "#acc":
             return lambda ctx: ctx.acc
         raise self.error(f"unknown pointer {name}", children[0].start_pos)
-
-    def c_pointer_member(self, children: list, lets: frozenset[str]) -> Node:
-        dot, name = children[0], str(children[1])
-        return self._fetch(lambda ctx: ctx.ptr, lambda ctx: name, dot.start_pos, optional=False)
 
     def c_let(self, children: list, lets: frozenset[str]) -> Node:
         name = str(children[1])
@@ -403,15 +280,23 @@ class _Compiler:
 
     def _member(self, children: list, lets: frozenset[str], optional: bool, index: bool) -> Node:
         base = self.compile(children[0], lets)
+        base_nature, element = self.nature(base), self.element(base)
         base = getattr(base, "chain_inner", base)  # continue the enclosing chain
-        op = children[1]
+        position = children[1].start_pos  # `[`, or the member's name: where expr-lang points
         if index:
             key = self.compile(children[-1], lets)
+            name = self.constants.get(id(key)) if self.is_const(key) else None
+            key_nature, key_position = self.nature(key), first_position(children[-1])
         else:
             name = str(children[2])
-            key = lambda ctx: name
-        node = self._fetch(base, key, op.start_pos, optional)
-        return node
+            key = self.const(name)
+            key_nature, key_position = "string", position
+        mistake = _member_mistake(base_nature, key_nature, name if type(name) is str else None)
+        if mistake is not None:
+            message, at_key = mistake
+            raise self.error(message, key_position if at_key else position)
+        node = self._fetch(base, key, position, optional)
+        return self.typed(node, element)
 
     def c_member(self, children: list, lets: frozenset[str]) -> Node:
         return self._chain(self._member(children, lets, False, False))
@@ -426,6 +311,9 @@ class _Compiler:
         return self._chain(self._member(children, lets, True, True))
 
     def _chain(self, node: Node) -> Node:
+        return self.typed(self._chained(node), self.nature(node))
+
+    def _chained(self, node: Node) -> Node:
         # `a?.b.c`: once an optional step meets nil, the whole chain is nil. Inner nodes return
         # the _SKIP marker and every enclosing step passes it through; the outermost step (the
         # one not itself inside a chain) turns it into nil.
@@ -442,6 +330,13 @@ class _Compiler:
         start = self.compile(children[2], lets) if children[2] is not None else self.const(None)
         end = self.compile(children[4], lets) if children[4] is not None else self.const(None)
         source = self.source
+        nature = self.nature(base)
+        if nature is not None and nature != "string" and nature not in ARRAYS:
+            raise self.error(f"cannot slice {_shown(nature)}", position)
+        for tree, bound in ((children[2], start), (children[4], end)):
+            bound_nature = self.nature(bound) if tree is not None else None
+            if bound_nature not in (None, "int"):
+                raise self.error(f"non-integer slice index {_shown(bound_nature)}", first_position(tree))
 
         def run(ctx: Ctx) -> Any:
             try:
@@ -449,7 +344,7 @@ class _Compiler:
             except Fail as failure:
                 raise ExprError(failure.message, position, source) from None
 
-        return run
+        return self.typed(run, nature)
 
     # operators
     def c_unary(self, children: list, lets: frozenset[str]) -> Node:
@@ -466,12 +361,15 @@ class _Compiler:
 
     def _apply1(self, function: Callable[[Any], Any], operand: Node, position: int, op: str) -> Node:
         source = self.source
+        nature = self.nature(operand)
+        result = _unary_nature(op, nature)
+        if result is _MISMATCH:
+            raise self.error(f"invalid operation: {op} (mismatched type {_shown(nature)})", position)
         if self.is_const(operand):
             try:
                 return self.const(function(self.constants[id(operand)]))
-            except Fail:
-                value = self.constants[id(operand)]
-                raise self.error(f"invalid operation: {op} (mismatched type {_literal_name(value)})", position) from None
+            except Fail as failure:
+                raise self.error(failure.message, position) from None
 
         def run(ctx: Ctx) -> Any:
             try:
@@ -479,54 +377,39 @@ class _Compiler:
             except Fail as failure:
                 raise ExprError(failure.message, position, source) from None
 
-        return run
+        return self.typed(run, result)
 
     def c_paren(self, children: list, lets: frozenset[str]) -> Node:
-        # Kept in the tree only so that `(a ?? b) + 1` and `(a < b) < c` are told apart from
-        # `a ?? b + 1` and `a < b < c`.
+        # Parentheses only group: the parser already applied what they change (`(a < b) < c` is
+        # not chained, `(a ?? b) + 1` is allowed).
         return self.compile(children[0], lets)
 
     def c_binop(self, children: list, lets: frozenset[str]) -> Node:
-        op_token = _operator(children[1])
+        op_token = children[1]  # chained comparisons arrive desugared (flows/triggers/expr/parser.py)
         op = str(op_token)
-        self._refuse_mixed_coalesce(children[0], op_token)
-        if op in _ORDERINGS and _operator_of(children[0]) in _ORDERINGS:
-            return self._chained_comparison(children[0], op_token, children[2], lets)
         left = self.compile(children[0], lets)
         right = self.compile(children[2], lets)
         return self.binary(op, left, right, op_token.start_pos or 0)
 
-    def _chained_comparison(self, first: Tree, op_token: Token, last: Any, lets: frozenset[str]) -> Node:
-        """`a < b < c` is `a < b && b < c`, as expr-lang's parser (parser/parser.go,
-        parseComparison) desugars it; `b` is evaluated on both sides, as there."""
-        head = self.compile(first, lets)
-        middle = self.compile(first.children[2], lets)
-        position = op_token.start_pos or 0
-        tail = self.binary(str(op_token), middle, self.compile(last, lets), position)
-        return self.binary("&&", head, tail, position)
-
-    def _refuse_mixed_coalesce(self, left: Any, op_token: Token) -> None:
-        """`a ?? b + 1` is a syntax error in expr-lang (parser/parser.go): the operator after
-        an unparenthesized `??` must be another `??`."""
-        if str(op_token) != "??" and _operator_of(left) == "??":
-            message = f"Operator ({op_token}) and coalesce expressions (??) cannot be mixed. Wrap either by parentheses."
-            raise self.error(message, op_token.start_pos)
-
     def c_notbinop(self, children: list, lets: frozenset[str]) -> Node:
         op_token = children[2].children[0]
-        self._refuse_mixed_coalesce(children[0], op_token)
         left = self.compile(children[0], lets)
         right = self.compile(children[3], lets)
         inner = self.binary(str(op_token), left, right, op_token.start_pos)
         return self._apply1(lambda value: not rt.as_bool(value), inner, op_token.start_pos, "not")
 
     def binary(self, op: str, left: Node, right: Node, position: int) -> Node:
+        """`left op right`, refused at compile time where expr-lang's checker refuses it."""
+        a, b = self.nature(left), self.nature(right)
+        result = _binary_nature(op, a, b, self.element(right))
+        if isinstance(result, _Refusal):
+            mismatched = f"invalid operation: {op} (mismatched types {_shown(a)} and {_shown(b)})"
+            raise self.error(result.message or mismatched, position)
+        node = self.typed(self._operation(op, left, right, position), result)
+        return self.array_of(node, "int") if op == ".." else node
+
+    def _operation(self, op: str, left: Node, right: Node, position: int) -> Node:
         source = self.source
-        if op in ("&&", "and", "||", "or"):
-            for side in (left, right):
-                if self.is_const(side) and type(self.constants[id(side)]) is not bool:
-                    names = [_literal_name(self.constants[id(node)]) if self.is_const(node) else "interface {}" for node in (left, right)]
-                    raise self.error(f"invalid operation: {op} (mismatched types {names[0]} and {names[1]})", position)
         if op in ("&&", "and"):
 
             def run_and(ctx: Ctx) -> Any:
@@ -561,15 +444,14 @@ class _Compiler:
         function = _BINARY[op]
         if self.is_const(left) and self.is_const(right):
             a, b = self.constants[id(left)], self.constants[id(right)]
-            mismatched = f"invalid operation: {op} (mismatched types {_literal_name(a)} and {_literal_name(b)})"
+            # Folded as expr-lang's optimizer folds them; a range is built at each run, within
+            # its budget, rather than kept in the program.
             if op != "..":
                 try:
                     return self.const(function(a, b))
-                except Fail:
-                    raise self.error(mismatched, position) from None
-            # A range is built at each run, within its budget, rather than kept in the program.
-            if type(a) is not int or type(b) is not int:
-                raise self.error(mismatched, position)
+                except Fail as failure:
+                    # The optimizer's own text: its division is not the vm's (`runtime error: ...`).
+                    raise self.error(failure.message.removeprefix("runtime error: "), position) from None
 
         # Fast paths for the comparisons of filters (`event.amount > 50`).
         if op == ">" and self.is_const(right) and rt.is_number(self.constants[id(right)]):
@@ -638,6 +520,9 @@ class _Compiler:
     def c_cond(self, children: list, lets: frozenset[str]) -> Node:
         test = self.compile(children[0], lets)
         position = children[1].start_pos
+        nature = self.nature(test)
+        if nature not in (None, "bool", "nil"):
+            raise self.error(f"non-bool expression (type {_shown(nature)}) used as condition", first_position(children[0]))
         yes = self.compile(children[2], lets)
         no = self.compile(children[3], lets)
         source = self.source
@@ -652,15 +537,15 @@ class _Compiler:
 
         return run
 
-    def c_elvis(self, children: list, lets: frozenset[str]) -> Node:
-        test = self.compile(children[0], lets)
-        other = self.compile(children[2], lets)
+    def c_sequence(self, children: list, lets: frozenset[str]) -> Node:
+        *firsts, last = [self.compile(child, lets) for child in children]
 
         def run(ctx: Ctx) -> Any:
-            value = test(ctx)
-            return other(ctx) if value is None or value is False else value
+            for node in firsts:
+                node(ctx)
+            return last(ctx)
 
-        return run
+        return self.typed(run, self.nature(last))
 
     # calls
     def c_call(self, children: list, lets: frozenset[str]) -> Node:
@@ -669,23 +554,25 @@ class _Compiler:
 
     def c_pipe(self, children: list, lets: frozenset[str]) -> Node:
         first = self.compile(children[0], lets)
-        return self.call(children[2], children[3], first, lets)
+        return self.call(children[2], children[3], first, lets, first_position(children[0]))
 
-    def call(self, name_token: Token, arglist: Any, first: Node | None, lets: frozenset[str]) -> Node:
+    def call(self, name_token: Token, arglist: Any, first: Node | None, lets: frozenset[str], first_at: int | None = None) -> Node:
         name = str(name_token)
         position = name_token.start_pos or 0
         raw = [child for child in arglist.children if child is not None] if arglist is not None else []
         source = self.source
-        if name not in lets and (name in PREDICATES or (name == "sum" and len(raw) + (first is not None) == 2)):
+        count = len(raw) + (first is not None)
+        if name not in lets and (name in PREDICATES or (name == "sum" and count == 2)):
             return self.predicate_call(name, position, raw, first, lets)
         args = ([first] if first is not None else []) + [self.compile(child, lets) for child in raw]
         if name not in lets and name in BUILTINS:
-            low, high, function = BUILTINS[name]
-            if len(args) < low:
-                raise self.error(f"not enough arguments to call {name}", position)
-            if high is not None and len(args) > high:
-                raise self.error(f"too many arguments to call {name}", position)
-
+            natures = [self.nature(arg) for arg in args]
+            mistake = check_arguments(name, natures)
+            if mistake is not None:
+                message, argument = mistake
+                starts = ([first_at] if first is not None else []) + [first_position(child) for child in raw]
+                raise self.error(message, position if argument is None else starts[argument])
+            function = BUILTINS[name][2]
             allocates = name not in RETURNS_EXISTING
 
             def run_builtin(ctx: Ctx) -> Any:
@@ -697,36 +584,54 @@ class _Compiler:
                 except Fail as failure:
                     raise ExprError(failure.message, position, source) from None
 
-            return run_builtin
+            return self.typed(run_builtin, result_nature(name, natures))
 
         def run_env(ctx: Ctx) -> Any:
             function = ctx.lets[name] if name in lets else ctx.env.get(name)
-            if not callable(function):
-                raise ExprError(f"{name} is not a function (type {go_type(function)})", position, source)
-            values = [arg(ctx) for arg in args]
-            try:
-                with ctx.budget.paused():  # waiting on the stack is not the expression's work
-                    return function(*values)
-            except ExprError:
-                raise
-            except Exception as error:  # a function's own error is passed through as is
-                raise ExprError(str(error)) from error
+            return _call_function(ctx, function, args, name, position, source)
 
         return run_env
+
+    def c_method_call(self, children: list, lets: frozenset[str]) -> Node:
+        # `a.f(x)`: the member, called (the environment's maps can hold functions).
+        member = children[0]
+        callee, args = self.compile(member, lets), self.args(children[1], lets)
+        name, position, source = str(member.children[2]), member.pos, self.source
+
+        def run(ctx: Ctx) -> Any:
+            return _call_function(ctx, callee(ctx), args, name, position, source)
+
+        return run
 
     def predicate_call(self, name: str, position: int, raw: list, first: Node | None, lets: frozenset[str]) -> Node:
         count = len(raw) + (first is not None)
         high = 3 if name in ("reduce", "sortBy") else 2
-        if count < 2:
+        low = 1 if name == "count" else 2  # `count(array)` counts its true elements
+        if count < low:
             raise self.error(f"not enough arguments to call {name}", position)
         if count > high:
             raise self.error(f"too many arguments to call {name}", position)
         nodes = list(raw)
+        array_at = first_position(nodes[0]) if first is None else position
         array = first if first is not None else self.compile(nodes.pop(0), lets)
-        predicate_tree = nodes.pop(0)
-        if isinstance(predicate_tree, Tree) and predicate_tree.data == "closure":
-            predicate_tree = predicate_tree.children[1]
-        predicate = self.compile(predicate_tree, lets)
+        collection = self.nature(array)
+        if collection is not None and collection not in ARRAYS:
+            raise self.error(f"builtin {name} takes only array (got {_shown(collection)})", array_at)
+        predicate: Node = lambda ctx: ctx.ptr
+        element = self.element(array)
+        if nodes:
+            predicate_tree = nodes.pop(0)
+            predicate_at = first_position(predicate_tree)
+            if isinstance(predicate_tree, Tree) and predicate_tree.data == "closure":
+                predicate_tree = predicate_tree.children[1]
+            self.pointers.append(element)
+            try:
+                predicate = self.compile(predicate_tree, lets)
+            finally:
+                self.pointers.pop()
+            mistake = _predicate_mistake(name, self.nature(predicate))
+            if mistake is not None:
+                raise self.error(mistake, predicate_at)
         extra = self.compile(nodes[0], lets) if nodes else None
         source = self.source
 
@@ -738,6 +643,7 @@ class _Compiler:
 
         runner = _PREDICATE_RUNNERS[name]
         allocates = name in _BUILDERS
+        nature, elements = _predicate_result(name, collection, element, self.nature(predicate))
 
         def run(ctx: Ctx) -> Any:
             saved = (ctx.ptr, ctx.index, ctx.acc)
@@ -751,25 +657,200 @@ class _Compiler:
             finally:
                 ctx.ptr, ctx.index, ctx.acc = saved
 
-        return run
+        return self.array_of(self.typed(run, nature), elements)
 
 
 _SKIP = object()
-_ORDERINGS = {"<", ">", "<=", ">="}  # the operators expr-lang chains (operator.IsComparison)
+
+_TESTS = {"all", "any", "none", "one", "filter", "count", "find", "findLast", "findIndex", "findLastIndex"}
 
 
-def _operator(child: Any) -> Token:
-    """The operator token of a binop (a cmpop or cmpword tree wraps it)."""
-    while isinstance(child, Tree):
-        child = child.children[0]
-    return child
+def _call_function(ctx: Ctx, function: Any, args: list[Node], name: str, position: int, source: str) -> Any:
+    """Call a function of the environment (or a `let` holding one) with the arguments' values."""
+    if not callable(function):
+        raise ExprError(f"{name} is not a function (type {go_type(function)})", position, source)
+    values = [arg(ctx) for arg in args]
+    try:
+        with ctx.budget.paused():  # waiting on the stack is not the expression's work
+            return function(*values)
+    except ExprError:
+        raise
+    except Exception as error:  # a function's own error is passed through as is
+        raise ExprError(str(error)) from error
 
 
-def _operator_of(tree: Any) -> str | None:
-    """The operator of `tree` when it is an unparenthesized binary operation."""
-    if isinstance(tree, Tree) and tree.data == "binop":
-        return str(_operator(tree.children[1]))
+def _predicate_mistake(name: str, nature: str | None) -> str | None:
+    """The checker's complaint about a predicate whose value has type `nature` (BuiltinNode):
+    a nil predicate is a function without a result."""
+    if nature == "nil":
+        inputs = "two" if name == "reduce" else "one"
+        return f"predicate should has {inputs} input and one output param"
+    if name in _TESTS and nature not in (None, "bool"):
+        return f"predicate should return boolean (got {nature})"
     return None
+
+
+def _predicate_result(name: str, collection: str | None, element: str | None, predicate: str | None) -> tuple[str | None, str | None]:
+    """The type of a predicate builtin's result and, for an array, of its elements."""
+    if name in ("all", "any", "none", "one"):
+        return "bool", None
+    if name in ("count", "findIndex", "findLastIndex"):
+        return "int", None
+    if name in ("find", "findLast"):
+        return element, None
+    if name == "filter":
+        return "[]interface {}", element
+    if name == "map":
+        return "[]interface {}", predicate
+    if name == "sortBy":
+        return collection or "[]interface {}", element
+    if name == "groupBy":
+        return "map[interface {}][]interface {}", None
+    return predicate, None  # sum, reduce
+
+
+def first_position(tree: Any) -> int:
+    """Where expr-lang places a subtree (an argument, an index) in its messages."""
+    return tree.pos if isinstance(tree, Tree) else tree.start_pos
+
+
+# -- the checker's rules for operators (checker/checker.go, checker/types.go) -----------------
+
+_LITERAL_NATURES = {"array": "[]interface {}", "map": "map[string]interface {}"}
+_MISMATCH = "mismatch"  # a _unary_nature answer
+
+
+class _Refusal:
+    """A `_binary_nature` answer: the operation is refused (with the default text when empty)."""
+
+    def __init__(self, message: str = ""):
+        self.message = message
+
+
+def _shown(nature: str | None) -> str:
+    """A type as the checker names it: nil's nature has no Go type and shows as `unknown`."""
+    return "unknown" if nature is None or nature == "nil" else nature
+
+
+def _either(a: str | None, b: str | None, kinds: set[str]) -> bool:
+    """The checker's `or`: one side unknown and the other unknown or of `kinds`."""
+    return (a is None and (b is None or b in kinds)) or (b is None and a in kinds)
+
+
+def _combined(a: str | None, b: str | None) -> str | None:
+    if a is None or b is None:
+        return None
+    return "float64" if "float64" in (a, b) else "int"
+
+
+def _comparable(a: str | None, b: str | None) -> bool:
+    if a is None or b is None or "nil" in (a, b):
+        return True
+    return (a in NUMBERS and b in NUMBERS) or (a in ARRAYS and b in ARRAYS) or a == b
+
+
+_STRINGS = {"string"}
+_TIMES = {TIME, DURATION}
+_REFUSED = _Refusal()
+
+# What `-`, `*` and `+` give on times and durations (checker.go, BinaryNode).
+_TIME_RESULTS: dict[tuple[str, str | None, str | None], str] = {
+    ("-", TIME, TIME): DURATION,
+    ("-", TIME, DURATION): TIME,
+    ("-", DURATION, DURATION): DURATION,
+    ("*", "int", DURATION): DURATION,
+    ("*", "float64", DURATION): DURATION,  # the checker's word; the value is a float64
+    ("*", DURATION, "int"): DURATION,
+    ("*", DURATION, "float64"): DURATION,
+    ("*", DURATION, DURATION): DURATION,
+    ("+", TIME, DURATION): TIME,
+    ("+", DURATION, TIME): TIME,
+    ("+", DURATION, DURATION): DURATION,
+}
+
+
+def _binary_nature(op: str, a: str | None, b: str | None, element: str | None = None) -> str | _Refusal | None:
+    """The result type of `a op b` (`element`: the type of `b`'s elements when it is an array
+    whose elements the checker knows), or a refusal, as the checker decides it."""
+    both_numbers = a in NUMBERS and b in NUMBERS
+    if op in ("==", "!="):
+        return "bool" if _comparable(a, b) else _REFUSED
+    if op in ("&&", "and", "||", "or"):
+        return "bool" if (a == "bool" and b == "bool") or _either(a, b, {"bool"}) else _REFUSED
+    if op in _ORDERINGS:
+        same = a == b and a in _STRINGS | _TIMES
+        return "bool" if both_numbers or same or _either(a, b, NUMBERS | _STRINGS | _TIMES) else _REFUSED
+    if (op, a, b) in _TIME_RESULTS:
+        return _TIME_RESULTS[op, a, b]
+    if op in ("-", "*"):
+        kinds = NUMBERS | (_TIMES if op == "-" else {DURATION})
+        return _combined(a, b) if both_numbers else None if _either(a, b, kinds) else _REFUSED
+    if op in ("/", "**", "^"):
+        return "float64" if both_numbers or _either(a, b, NUMBERS) else _REFUSED
+    if op == "%":
+        return "int" if (a == "int" and b == "int") or _either(a, b, {"int"}) else _REFUSED
+    if op == "+":
+        if both_numbers:
+            return _combined(a, b)
+        if a == "string" and b == "string":
+            return "string"
+        return None if _either(a, b, NUMBERS | _STRINGS | _TIMES) else _REFUSED
+    if op == "in":
+        return _in_nature(a, b, element)
+    if op in ("matches", "contains", "startsWith", "endsWith"):
+        return "bool" if (a == "string" and b == "string") or _either(a, b, _STRINGS) else _REFUSED
+    if op == "..":
+        return "[]interface {}" if (a == "int" and b == "int") or _either(a, b, {"int"}) else _REFUSED
+    # `??`
+    if a == "nil":
+        return b
+    return a if b == "nil" or a == b else None
+
+
+def _in_nature(a: str | None, b: str | None, element: str | None) -> str | _Refusal | None:
+    if b == "map[string]interface {}" and a not in (None, "nil", "string"):
+        return _Refusal(f"cannot use {a} as type string in map key")
+    if b in ARRAYS and element is not None and not _comparable(a, element):
+        return _Refusal(f"cannot use {a} as type {_shown(element)} in array")
+    if b in MAPS or b in ARRAYS or b is None or (a is None and b == "string"):
+        return "bool"
+    return _REFUSED
+
+
+def _member_mistake(base: str | None, key: str | None, name: str | None) -> tuple[str, bool] | None:
+    """The checker's complaint about `base[key]` (`base.name`), if any, and whether it points at
+    the key rather than at the member access."""
+    if base is None:
+        return None
+    if base in MAPS:
+        if base == "map[string]interface {}" and key not in (None, "nil", "string"):
+            return f"cannot use {key} to get an element from {base}", True
+        return None
+    if base in ARRAYS:
+        if key not in (None, "int"):
+            return f"array elements can only be selected using an integer (got {_shown(key)})", True
+        return None
+    if base in _TIMES and name is not None and name[:1].isupper():  # Go's exported methods
+        return method_message(base, name), False
+    if name is not None:
+        return f"type {base} has no field {name}", False
+    return f"type {_shown(base)}[{_shown(key)}] is undefined", False
+
+
+def _kind(nature: str | None) -> str:
+    """The reflect.Kind of a type the checker compares the elements of an array literal by."""
+    if nature is None or nature == "nil":
+        return "invalid"
+    return "slice" if nature in ARRAYS else "map" if nature in MAPS else nature
+
+
+def _unary_nature(op: str, nature: str | None) -> str | None:
+    if op in ("!", "not"):
+        return "bool" if nature in (None, "bool") else _MISMATCH
+    return nature if nature is None or nature in NUMBERS else _MISMATCH
+
+
+_ORDERINGS = {"<", ">", "<=", ">="}  # the operators expr-lang chains (operator.IsComparison)
 
 
 _SIZED = (str, list, dict)
@@ -872,14 +953,26 @@ def _group_by(ctx, items, predicate, test, extra, position, source):
 
 
 def _sort_by(ctx, items, predicate, test, extra, position, source):
-    order = extra(ctx) if extra is not None else "asc"
+    # The vm reads the order (a string) before it walks the array, then sorts with runtime.Less:
+    # keys that `<` cannot compare fail with its message.
+    order = rt.as_string(extra(ctx)) if extra is not None else "asc"
     if order not in ("asc", "desc"):
-        raise ExprError(f"unknown order {order}, use asc or desc", position, source)
-    keyed = [(predicate(ctx), item) for _, item in _walk(ctx, items)]
-    keys = [key for key, _ in keyed]
-    if not (all(rt.is_number(k) for k in keys) or all(type(k) is str for k in keys)):
-        raise ExprError("sortBy() expects keys of numbers or strings", position, source)
-    keyed.sort(key=lambda pair: pair[0], reverse=order == "desc")
+        raise ExprError("unknown order, use asc or desc", position, source)
+    descending = order == "desc"
+    step = ctx.budget.step
+
+    class Key:
+        __slots__ = ("value",)
+
+        def __init__(self, value: Any):
+            self.value = value
+
+        def __lt__(self, other: Key) -> bool:
+            step()
+            return rt.lt(other.value, self.value) if descending else rt.lt(self.value, other.value)
+
+    keyed = [(Key(predicate(ctx)), item) for _, item in _walk(ctx, items)]
+    keyed.sort(key=lambda pair: pair[0])
     return [item for _, item in keyed]
 
 

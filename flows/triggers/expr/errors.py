@@ -10,9 +10,10 @@ TOO_DEEP = "expression too deep"
 class ExprError(Exception):
     """A compile or run-time error.
 
-    `str()` is expr-lang's text: `<message> (<line>:<column>)\\n | <source line>\\n | <dots>^`,
-    or the bare message when the error has no position (an error returned by a function of the
-    environment, such as `link`, is passed through unchanged, as the reference does).
+    `str()` is expr-lang's text (file/error.go): `<message> (<line>:<column>)\\n | <source line>\\n
+    | <dots>^`, the column counted in characters (runes), or the bare message when the error has no
+    position (an error returned by a function of the environment, such as `link`, is passed
+    through unchanged, as the reference does) or when its line is empty.
     """
 
     def __init__(self, message: str, position: int | None = None, source: str | None = None):
@@ -24,23 +25,15 @@ class ExprError(Exception):
     def _format(self) -> str:
         if self.position is None or self.source is None:
             return self.message
-        line, column = 1, 0
-        for index, char in enumerate(self.source):
-            if index == self.position:
-                break
-            if char == "\n":
-                line += 1
-                column = 0
-            else:
-                column += 1
-        lines = self.source.split("\n")
-        snippet = lines[line - 1].replace("\t", " ") if line - 1 < len(lines) else ""
-        text = f"{self.message} ({line}:{column + 1})\n | {snippet}"
-        # expr-lang draws the pointer only when every character up to it is one byte long.
-        head = snippet[: column + 1]
-        if all(ord(char) < 0x80 for char in head):
-            text += "\n | " + "." * column + "^"
-        return text
+        before = self.source[: self.position]
+        line = before.count("\n") + 1
+        line_start = before.rfind("\n") + 1
+        column = len(before) - line_start
+        line_end = self.source.find("\n", line_start)
+        snippet = self.source[line_start : line_end if line_end >= 0 else len(self.source)]
+        if not snippet:  # expr-lang shows no position on an empty line (an empty source)
+            return self.message
+        return f"{self.message} ({line}:{column + 1})\n | {snippet.replace(chr(9), ' ')}\n | {'.' * column}^"
 
     def __str__(self) -> str:
         return self._format()

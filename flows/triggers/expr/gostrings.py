@@ -4,11 +4,60 @@ both render within the evaluation's budget (flows.triggers.expr.budget)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
-from flows.gocompat.values import go_float_v, go_json_float
+from flows.gocompat.values import assertion_type, go_float_v, go_json_float
 from flows.triggers.expr import budget
 from flows.triggers.expr.errors import TOO_DEEP, ExprError, Fail
+
+# Go strings are bytes: lengths, offsets and slices count UTF-8 bytes. A slice may cut a character
+# in two; its stray bytes are kept as the surrogates of Python's "surrogateescape" error handler,
+# so that slicing again or measuring stays byte-exact, and become U+FFFD when rendered (as Go's
+# encoding/json does to the invalid bytes of a string it writes).
+_STRAY = re.compile("[\ud800-\udfff]")
+_ESCAPED = re.compile("[\udc80-\udcff]")  # the stray bytes, as "surrogateescape" holds them
+
+
+def as_string(value: Any) -> str:
+    """The value as the string Go's type assertion wants, or its panic."""
+    if type(value) is str:
+        return value
+    raise Fail(f"interface conversion: interface {{}} is {assertion_type(value)}, not string")
+
+
+def utf8(text: str) -> bytes:
+    """The bytes of `text` (stray bytes from a byte slice as they were; lone surrogates from a
+    decoded JSON payload as U+FFFD, as Go decodes them)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _STRAY.sub("\ufffd", text).encode("utf-8", "surrogateescape")
+
+
+def from_utf8(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def byte_length(text: str) -> int:
+    return len(text) if text.isascii() else len(utf8(text))
+
+
+def byte_slice(text: str, start: int, end: int) -> str:
+    return text[start:end] if text.isascii() else from_utf8(utf8(text)[start:end])
+
+
+def byte_at(text: str, index: int) -> int:
+    """`text[index]`: a byte (Go's uint8), the index already within bounds."""
+    return ord(text[index]) if text.isascii() else utf8(text)[index]
+
+
+def printable(text: str) -> str:
+    """`text` with the stray bytes of byte slices as U+FFFD (other lone surrogates are left for
+    the caller to refuse: no database stores them)."""
+    if text.isascii() or not _ESCAPED.search(text):
+        return text
+    return _ESCAPED.sub("\ufffd", text)
 
 
 def go_v(value: Any) -> str:
@@ -44,7 +93,8 @@ def to_variable_string(value: Any, limit: budget.Budget | None = None) -> str:
 
     float64 values (every JSON number of a payload) are written as JSON numbers (`1200000`,
     `1.5`, `1e+21`); integers in decimal; strings unchanged; `true`/`false`; nil as `<nil>`;
-    maps and arrays in Go's `fmt` rendering (`map[a:1 b:2]`, `[x y]`).
+    maps and arrays in Go's `fmt` rendering (`map[a:1 b:2]`, `[x y]`); time values as their Go
+    String() (flows.triggers.expr.times).
 
     Rendering a large value takes time: with `limit` (the budget of the evaluation that computed
     the value), it counts against it. Raises `ExprError` when over it, or when the value is nested
@@ -55,7 +105,7 @@ def to_variable_string(value: Any, limit: budget.Budget | None = None) -> str:
         return go_json_float(value) if math.isfinite(value) else go_float_v(value)
     previous = budget.install(limit)
     try:
-        return go_v(value)
+        return printable(go_v(value))
     except Fail as failure:
         raise ExprError(failure.message) from None
     except RecursionError:  # an array built by `reduce` around itself, level after level

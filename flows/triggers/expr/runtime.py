@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NoReturn
+from typing import Any
 
 from flows.gocompat.values import assertion_type, go_type
-from flows.triggers.expr import budget
+from flows.triggers.expr import budget, times
 from flows.triggers.expr.errors import Fail
-from flows.triggers.expr.gostrings import go_v
+from flows.triggers.expr.gostrings import as_string, byte_at, byte_length, byte_slice, go_v
 
 NUMBER = (int, float)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -32,12 +32,6 @@ def as_bool(value: Any) -> bool:
     raise Fail(f"interface conversion: interface {{}} is {assertion_type(value)}, not bool")
 
 
-def as_string(value: Any) -> str:
-    if type(value) is str:
-        return value
-    raise Fail(f"interface conversion: interface {{}} is {assertion_type(value)}, not string")
-
-
 def to_int(value: Any) -> int:
     kind = type(value)
     if kind is int:
@@ -58,7 +52,15 @@ def add(a: Any, b: Any) -> Any:
     if ta is str and tb is str:
         budget.current().allocate(len(a) + len(b))
         return a + b
-    raise Fail(f"invalid operation: {go_type(a)} + {go_type(b)}")
+    return _timed(times.add, a, b, "+")
+
+
+def _timed(operation: Any, a: Any, b: Any, op: str) -> Any:
+    """`a op b` when expr-lang defines it on time values (flows/triggers/expr/times.py)."""
+    result = operation(a, b)
+    if result is NotImplemented:
+        raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}")
+    return result
 
 
 def sub(a: Any, b: Any) -> Any:
@@ -67,7 +69,7 @@ def sub(a: Any, b: Any) -> Any:
         return wrap_int(a - b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return float(a) - float(b)
-    raise Fail(f"invalid operation: {go_type(a)} - {go_type(b)}")
+    return _timed(times.sub, a, b, "-")
 
 
 def mul(a: Any, b: Any) -> Any:
@@ -76,7 +78,7 @@ def mul(a: Any, b: Any) -> Any:
         return wrap_int(a * b)
     if (ta is int or ta is float) and (tb is int or tb is float):
         return float(a) * float(b)
-    raise Fail(f"invalid operation: {go_type(a)} * {go_type(b)}")
+    return _timed(times.mul, a, b, "*")
 
 
 def div(a: Any, b: Any) -> Any:
@@ -100,46 +102,60 @@ def mod(a: Any, b: Any) -> Any:
 
 
 def power(a: Any, b: Any) -> Any:
-    if is_number(a) and is_number(b):
-        try:
-            return math.pow(float(a), float(b))
-        except OverflowError:
-            return math.inf
-        except ValueError:
-            return math.nan
-    raise Fail(f"invalid operation: {go_type(a)} ** {go_type(b)}")
+    """`**` converts both sides to float64 first (runtime.Exponent): a non-number fails there."""
+    x, y = to_float(a), to_float(b)
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return math.inf
+    except ValueError:
+        return math.nan
 
 
-def _comparable(a: Any, b: Any, op: str) -> NoReturn:
-    raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}")
+def to_float(value: Any) -> float:
+    if is_number(value):
+        return float(value)
+    raise Fail(f"invalid operation: float({go_type(value)})")
+
+
+def _ordered(a: Any, b: Any, op: str) -> tuple[int, int]:
+    """The instants (or nanoseconds) to compare when `a` and `b` are both times (durations)."""
+    keys = times.ordering_key(a, b)
+    if keys is None:
+        raise Fail(f"invalid operation: {go_type(a)} {op} {go_type(b)}")
+    return keys
 
 
 def lt(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a < b
-    _comparable(a, b, "<")
+    x, y = _ordered(a, b, "<")
+    return x < y
 
 
 def gt(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a > b
-    _comparable(a, b, ">")
+    x, y = _ordered(a, b, ">")
+    return x > y
 
 
 def le(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a <= b
-    _comparable(a, b, "<=")
+    x, y = _ordered(a, b, "<=")
+    return x <= y
 
 
 def ge(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ((ta is int or ta is float) and (tb is int or tb is float)) or (ta is str and tb is str):
         return a >= b
-    _comparable(a, b, ">=")
+    x, y = _ordered(a, b, ">=")
+    return x >= y
 
 
 def deep_equal(a: Any, b: Any) -> bool:
@@ -173,6 +189,8 @@ def equal(a: Any, b: Any) -> bool:
     if ta is list:
         step = budget.current().step
         return len(a) == len(b) and all(step() or equal(x, y) for x, y in zip(a, b, strict=True))
+    if ta is times.GoTime:  # Time.Equal: the same instant, whatever the location
+        return a.instant == b.instant
     return deep_equal(a, b)
 
 
@@ -219,10 +237,10 @@ def ends_with(a: Any, b: Any) -> bool:
 
 
 def make_range(a: Any, b: Any) -> list[int]:
-    if type(a) is int and type(b) is int:
-        budget.current().allocate(max(b - a + 1, 0))
-        return list(range(a, b + 1))
-    raise Fail(f"invalid operation: {go_type(a)} .. {go_type(b)}")
+    """`a..b`; the vm converts both ends with ToInt, so float bounds are truncated (`1.9..3`)."""
+    low, high = to_int(a), to_int(b)
+    budget.current().allocate(max(high - low + 1, 0))
+    return list(range(low, high + 1))
 
 
 def negate(value: Any) -> Any:
@@ -241,7 +259,8 @@ def plus(value: Any) -> Any:
 
 
 def fetch(source: Any, key: Any) -> Any:
-    """`source[key]` / `source.key`: a missing map key is nil; fetching from nil fails."""
+    """`source[key]` / `source.key` (runtime.Fetch): a missing map key is nil, an index counts
+    from the end when negative, a string's element is a byte (Go's uint8); fetching from nil fails."""
     kind = type(source)
     if kind is dict:
         try:
@@ -250,29 +269,44 @@ def fetch(source: Any, key: Any) -> Any:
             return None
     if kind is list or kind is str:
         index = to_int(key)
-        length = len(source)
+        length = len(source) if kind is list else byte_length(source)
         if index < 0:
             index += length
         if index < 0 or index >= length:
             raise Fail(f"index out of range: {index} (array length is {length})")
-        return source[index]
+        return source[index] if kind is list else byte_at(source, index)
+    if isinstance(source, times.TIME_VALUES):
+        raise Fail(times.method_message(go_type(source), go_v(key)))
     raise Fail(f"cannot fetch {go_v(key)} from {go_type(source)}")
 
 
+def length(value: Any) -> int:
+    """`len(value)` (runtime.Len): a string's length is its number of bytes."""
+    kind = type(value)
+    if kind is str:
+        return byte_length(value)
+    if kind is list or kind is dict:
+        return len(value)
+    raise Fail(f"invalid argument for len (type {go_type(value)})")
+
+
 def slice_of(source: Any, start: Any, end: Any) -> Any:
+    """`source[start:end]` (runtime.Slice), bounds clamped; strings are cut by bytes. A missing
+    end is `len(source)`, a missing start 0, as the compiler emits them."""
+    high = length(source) if end is None else end
+    low = 0 if start is None else start
     kind = type(source)
-    if kind is list or kind is str:
-        length = len(source)
-        a = 0 if start is None else to_int(start)
-        b = length if end is None else to_int(end)
-        if a < 0:
-            a = max(length + a, 0)
-        if b < 0:
-            b = max(length + b, 0)
-        b = min(b, length)
-        a = min(a, b)
-        return source[a:b]
-    raise Fail(f"cannot slice {go_type(source)}")
+    if kind is not list and kind is not str:
+        raise Fail(f"cannot slice {go_v(low)}")  # Go names the start here, not the value
+    size = len(source) if kind is list else byte_length(source)
+    a, b = to_int(low), to_int(high)
+    if a < 0:
+        a = max(size + a, 0)
+    if b < 0:
+        b = max(size + b, 0)
+    b = min(b, size)
+    a = min(a, b)
+    return source[a:b] if kind is list else byte_slice(source, a, b)
 
 
 def iterable(value: Any) -> list[Any]:

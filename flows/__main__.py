@@ -1,0 +1,5 @@
+"""`python -m flows`: the `flows` command."""
+
+from flows.cli import main
+
+main()
