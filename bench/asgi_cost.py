@@ -22,7 +22,6 @@ from typing import cast
 
 import floors
 import growth
-import uvloop
 from starlette.types import ASGIApp, Message
 
 from flows.api.app import create_app
@@ -126,7 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20_000)
     arguments = parser.parse_args()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner() as runner:
         runner.run(measure(arguments.requests))
 
 

@@ -28,7 +28,6 @@ from typing import Any
 
 import floor_workflows
 import uvicorn
-import uvloop
 from load import concurrently, own_cpu_seconds, timed_ms
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,8 +50,9 @@ TASK_QUEUE = "floor"
 
 
 def uvicorn_config(app: Any, port: int) -> uvicorn.Config:
-    """What flows/server.py gives uvicorn (loop and HTTP parser on auto: uvloop, httptools)."""
-    return uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    """What flows/server.py gives uvicorn (HTTP parser on auto: httptools), on the standard
+    library's event loop as `flows serve` runs (flows/cli.py)."""
+    return uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off", loop="asyncio")
 
 
 @asynccontextmanager
@@ -155,7 +155,7 @@ def main() -> None:
         uvicorn.Server(uvicorn_config(http_floor_app(documents), arguments.port)).run()
         return
     floor = engine_floor if arguments.floor == "engine" else send_floor
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    with asyncio.Runner() as runner:
         print(json.dumps(runner.run(floor(arguments))), flush=True)
 
 

@@ -88,8 +88,6 @@ def _start(command: str, **given: Any) -> None:
 def _run(command: str, settings: Settings) -> None:
     import asyncio
 
-    import uvloop
-
     from flows import server
 
     logging.basicConfig(
@@ -98,8 +96,13 @@ def _run(command: str, settings: Settings) -> None:
     )
     # Migration progress is noise at every start; failures still surface as errors.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Nor the selector asyncio picks for the loop, logged before the service's own log format is set.
+    logging.getLogger("asyncio").setLevel(logging.INFO)
     run = {"serve": server.serve, "worker": server.work, "migrate": server.migrate}[command]
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    # The standard library's loop, not uvloop: libuv accepts one connection per turn of its
+    # loop, so fifty clients connecting at once wait behind fifty turns (a 100 ms+ tail at
+    # p99 under load, docs/performance.md); asyncio accepts the backlog in one turn.
+    with asyncio.Runner() as runner:
         runner.run(run(settings))
 
 

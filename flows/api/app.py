@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +24,7 @@ from flows.api.errors import (
     on_http_error,
     on_unexpected_error,
 )
+from flows.api.responses import JSONResponse
 from flows.api.state import application
 from flows.api.tokens import TokenIssuer
 from flows.application import Application, ApplicationError
@@ -48,11 +49,11 @@ def canonical_path(path: str) -> str:
 class ApiEdge:
     """The API's one layer around its router, in place of Starlette's two exception layers and
     four of ours (each wrapping `send`, a fifth of a read's CPU): canonical paths, the route
-    template for the request metrics, and the error envelope for what the router raises (its 404
-    and 405) and what no handler took (503 when a dependency is down, else 500, logged once;
-    Starlette's own handler for `Exception` answers too but then re-raises, and the server logs
-    the same traceback a second time). Handlers' errors are answered by each route's own
-    exception wrapper, from the handlers put on the scope here."""
+    template for the request metrics, and the error envelope for whatever the router and the
+    handlers raise: the router's 404 and 405, the handlers' errors, and what no handler takes
+    (503 when a dependency is down, else 500, logged once; Starlette's own handler for
+    `Exception` answers too but then re-raises, and the server logs the same traceback a second
+    time)."""
 
     def __init__(self, app: ASGIApp, handlers: dict[type[Exception], ErrorHandler]) -> None:
         self.app = app
@@ -66,7 +67,6 @@ class ApiEdge:
         path = canonical_path(scope["path"])
         if path != scope["path"]:
             scope = {**scope, "path": path}
-        scope["starlette.exception_handlers"] = (self.handlers, {})
         routed_here(scope)
         started = False
 
@@ -132,15 +132,19 @@ async def healthcheck(request: Request) -> Response:
     return JSONResponse({"default": "OK"})
 
 
-def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
+EndpointSpec = tuple[str, str, Endpoint]
+
+
+def _versioned_endpoints(prefix: str) -> list[EndpointSpec]:
+    # The busiest first: the router tries each route's pattern in turn, and clients poll these.
     return [
+        (f"{prefix}/instances/{{instance_id}}", "GET", instances.get_instance),
+        (f"{prefix}/workflows/{{workflow_id}}", "GET", workflows.get_workflow),
         (f"{prefix}/workflows", "GET", workflows.list_workflows),
         (f"{prefix}/workflows", "POST", workflows.create_workflow),
-        (f"{prefix}/workflows/{{workflow_id}}", "GET", workflows.get_workflow),
         (f"{prefix}/workflows/{{workflow_id}}", "DELETE", workflows.delete_workflow),
         (f"{prefix}/workflows/{{workflow_id}}/instances", "POST", workflows.run_workflow),
         (f"{prefix}/instances", "GET", instances.list_instances),
-        (f"{prefix}/instances/{{instance_id}}", "GET", instances.get_instance),
         (f"{prefix}/instances/{{instance_id}}/events", "POST", instances.send_event),
         (f"{prefix}/instances/{{instance_id}}/abort", "PUT", instances.abort),
         (f"{prefix}/instances/{{instance_id}}/history", "GET", instances.instance_history),
@@ -158,6 +162,11 @@ def _versioned_endpoints(prefix: str) -> list[tuple[str, str, Endpoint]]:
     ]
 
 
+def _side_by_side(first: list[EndpointSpec], second: list[EndpointSpec]) -> list[EndpointSpec]:
+    paired = [endpoint for pair in zip(first, second, strict=False) for endpoint in pair]
+    return paired + first[len(second) :] + second[len(first) :]
+
+
 def create_app(
     found: Application,
     issuer: TokenIssuer,
@@ -170,8 +179,8 @@ def create_app(
     bearer tokens the API accepts (flows.api.keysets.TrustedIssuers), by default `issuer`'s, with
     the scopes of `auth_service` (`--auth-service`)."""
     routes = [
-        # First: the router tries each route's pattern in turn, and these are the busy ones.
-        *routes_by_path(_versioned_endpoints("") + _versioned_endpoints("/v2")),
+        # First, v1's and v2's side by side: the SDKs call either.
+        *routes_by_path(_side_by_side(_versioned_endpoints(""), _versioned_endpoints("/v2"))),
         *issuer_routes(issuer),
         Route("/_healthcheck", healthcheck, methods=["GET"]),
         # Behind auth like any read (orchestration:read): --metrics-listen serves it without.

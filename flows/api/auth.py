@@ -27,11 +27,12 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flows.api.keysets import COOLDOWN, IssuerUnavailable
+from flows.api.responses import JSONResponse
 from flows.api.tokens import InvalidScope, InvalidToken, TokenClaims, TokenIssuer
 
 __all__ = [

@@ -6,8 +6,9 @@ import logging
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from flows.api.responses import JSONResponse
 from flows.application.errors import ApplicationError, NotFound
 from flows.outages import dependency_down
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 import uuid
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from flows.api import rendering
 from flows.api.bodies import BodyTooLarge, read_body
 from flows.api.errors import error_response
 from flows.api.pagination import cursor_body, page_query
+from flows.api.responses import JSONResponse
 from flows.api.state import application
 
 MESSAGE_UUID = "message-uuid"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from flows.api import rendering
 from flows.api.bodies import read_json, require_object
 from flows.api.errors import invalid, not_found
 from flows.api.pagination import cursor_body, is_v2, page_query
+from flows.api.responses import JSONResponse
 from flows.api.state import application
 from flows.storage.records import InstanceRecord
 

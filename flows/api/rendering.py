@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
 from flows.application import ActivityHistory, TriggerTest
-from flows.gocompat.timestamps import format_rfc3339 as timestamp
+from flows.gocompat.timestamps import format_rfc3339
 from flows.storage.records import (
     DeadLetterRecord,
     InstanceRecord,
@@ -15,6 +16,11 @@ from flows.storage.records import (
     TriggerRecord,
     WorkflowRecord,
 )
+
+# Formatting a time costs more than the rest of its rendering, and the same times come back: the
+# stages of an instance that did not wait share the instance's last update, and clients poll the
+# same instance until it ends. A time's text never changes, so the cache is always right.
+timestamp = functools.lru_cache(maxsize=4096)(format_rfc3339)
 
 
 def _optional(body: dict[str, Any], **values: Any) -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from flows.api import rendering
 from flows.api.auth import request_claims
 from flows.api.bodies import read_json, require_object
 from flows.api.errors import invalid
 from flows.api.pagination import cursor_body, is_v2, page_query
+from flows.api.responses import JSONResponse
 from flows.api.state import application
 from flows.api.tokens import readable_services
 

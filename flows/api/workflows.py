@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from flows.api import rendering
 from flows.api.bodies import read_json, read_json_or_yaml
 from flows.api.pagination import cursor_body, is_v2, page_query
+from flows.api.responses import JSONResponse
 from flows.api.state import application
 
 

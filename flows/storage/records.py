@@ -1,4 +1,6 @@
-"""What the storage layer hands out: plain, immutable records."""
+"""What the storage layer hands out: plain records, never changed once made (changes are new
+records, `dataclasses.replace`). Not frozen: a frozen dataclass's `__init__` costs four times a
+plain one's, and every row of every read makes one (five for an instance read)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class WorkflowRecord:
     id: str
     config: dict[str, Any]
@@ -18,7 +20,7 @@ class WorkflowRecord:
     deleted_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class StageStatusRecord:
     instance_id: str
     stage: int
@@ -30,7 +32,7 @@ class StageStatusRecord:
     input: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class InstanceRecord:
     id: str
     workflow_id: str
@@ -43,7 +45,7 @@ class InstanceRecord:
     stages: list[StageStatusRecord] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class InstanceCounts:
     """A workflow's instances: all of them, those running, those that failed."""
 
@@ -52,7 +54,7 @@ class InstanceCounts:
     failed: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class ActivityRecord:
     instance_id: str
     stage: int
@@ -68,7 +70,7 @@ class ActivityRecord:
     """Why the latest failed attempt failed; kept while the next attempt runs."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class TriggerRecord:
     id: str
     workflow_id: str
@@ -81,7 +83,7 @@ class TriggerRecord:
     deleted_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class OccurrenceRecord:
     id: str
     trigger_id: str
@@ -92,7 +94,7 @@ class OccurrenceRecord:
     instance: InstanceRecord | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class DeadLetterRecord:
     """A message that could not be processed (flows.triggers.listener), kept to be seen."""
 
@@ -105,7 +107,7 @@ class DeadLetterRecord:
     raw_size: int
 
 
-@dataclass(frozen=True)
+@dataclass
 class Page(Generic[T]):
     items: list[T]
     has_more: bool
