@@ -1,12 +1,15 @@
-"""The worker's writes of instance and stage rows, as a local activity."""
+"""The worker's writes of instance and stage rows: as a local activity, or with a stack call's
+first write (flows/engine/workflow.py `call`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from temporalio import activity
 
 from flows.engine.lifecycle import LifecyclePublisher, derive, observe
 from flows.engine.models import CANCELED, Progress
-from flows.storage.records import InstanceRecord, StageStatusRecord
+from flows.storage.records import ActivityRecord, InstanceRecord, StageStatusRecord
 from flows.storage.repository import Repository
 
 
@@ -17,6 +20,14 @@ class Bookkeeping:
 
     @activity.defn(name="RecordProgress")
     async def record_progress(self, progress: Progress) -> None:
+        await self.write(progress)
+
+    async def record_call_start(self, record: ActivityRecord, progress: Any) -> None:
+        """A stack call's start record, with the progress its workflow sent along (as decoded
+        without a type: flows.stack knows nothing of the engine's models)."""
+        await self.write(Progress.model_validate(progress), record)
+
+    async def write(self, progress: Progress, activity_record: ActivityRecord | None = None) -> None:
         instance = InstanceRecord(
             id=progress.instance_id,
             workflow_id=progress.workflow_id,
@@ -39,7 +50,7 @@ class Bookkeeping:
             )
             for stage in progress.stages
         ]
-        prior = await self.repository.save_progress(instance, stages)
+        prior = await self.repository.save_progress(instance, stages, activity_record)
         observe(progress, prior.instance_terminated, prior.stages)  # logs and metrics, once per transition
         if progress.terminated and progress.error == CANCELED and progress.terminated_at is not None:
             # The call an abort interrupted never reports back: end it in the history too.

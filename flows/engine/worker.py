@@ -36,7 +36,7 @@ def build_worker(
     """`stack` is where stack activities call; without it the worker runs no money movement.
     `events` receives the lifecycle events derived from the bookkeeping writes."""
     bookkeeping = Bookkeeping(repository, events)
-    stack_activities = StackActivities(stack, repository).all() if stack else []
+    stack_activities = StackActivities(stack, repository, bookkeeping.record_call_start).all() if stack else []
     return Worker(
         client,
         task_queue=task_queue,

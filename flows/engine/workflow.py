@@ -1,9 +1,11 @@
 """The instance workflow: one Temporal workflow runs every stage of one instance, in order.
 
 Row writes are batched: stage and instance changes accumulate in memory and are written in one
-local activity just before the instance blocks (a timer, an event wait, an activity) and when it
-ends. A run of stages that never block therefore costs a single write, and what the database
-shows is never behind what a user can observe.
+local activity just before the instance blocks (a timer, an event wait) and when it ends; before
+a stack call they go with the call, and its activity writes them with its start record, in the
+same transaction, before it calls the stack (flows/stack/activities.py). A run of stages that
+never block therefore costs a single write, and what the database shows is never behind what a
+user can observe.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ STACK_RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE,
 )
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
+PROGRESS_WITH_CALL = "progress-with-call"
+"""The patch after which a stack call carries the unwritten progress instead of being preceded by
+a RecordProgress local activity: histories recorded before it keep replaying the old way."""
 
 
 @workflow.defn(name="Instance")
@@ -138,42 +143,62 @@ class InstanceWorkflow:
         assert self._progress is not None, "progress exists once run() started"
         return self._progress
 
+    def _pending(self) -> Progress | None:
+        """What changed since the last write, or None if nothing did."""
+        if self._instance_saved and not self._unsaved:
+            return None
+        stages = sorted(self._unsaved.values(), key=lambda s: s.number)
+        return self._require_progress().model_copy(update={"stages": stages}, deep=True)
+
+    def _written(self, progress: Progress) -> None:
+        self._instance_saved = True
+        for stage in progress.stages:
+            if self._unsaved.get(stage.number) == stage:
+                del self._unsaved[stage.number]
+
     async def save(self) -> None:
         """Write what changed since the last write, if anything did."""
-        if self._instance_saved and not self._unsaved:
+        progress = self._pending()
+        if progress is None:
             return
-        progress = self._require_progress().model_copy(update={"stages": sorted(self._unsaved.values(), key=lambda s: s.number)}, deep=True)
         await workflow.execute_local_activity_method(
             Bookkeeping.record_progress,
             progress,
             start_to_close_timeout=RECORD_TIMEOUT,
             retry_policy=RECORD_RETRY,
         )
-        self._instance_saved = True
-        for stage in progress.stages:
-            if self._unsaved.get(stage.number) == stage:
-                del self._unsaved[stage.number]
+        self._written(progress)
 
     async def call(self, name: str, request: dict[str, Any]) -> Any:
-        await self.save()
+        progress: Progress | None = None
+        if workflow.patched(PROGRESS_WITH_CALL):
+            progress = self._pending()
+        else:
+            await self.save()
         # Activity ids `<stage>-<n>` make the idempotency keys: stable across retries and resets.
         activity_id = f"{self._stage_number}-{self._activities_started}"
         self._activities_started += 1
         try:
-            return await workflow.execute_activity(
+            result = await workflow.execute_activity(
                 name,
-                request,
+                args=[request] if progress is None else [request, progress],
                 activity_id=activity_id,
                 start_to_close_timeout=STACK_CALL_TIMEOUT,
                 heartbeat_timeout=STACK_CALL_HEARTBEAT,
                 retry_policy=STACK_RETRY,
             )
         except ActivityError as failure:
+            # The progress stays unwritten as far as this workflow knows (an abort may come
+            # before any attempt started): the next write carries it again, idempotently.
             if _is_cancellation(failure):
                 raise
             cause = failure.cause
             code = cause.type if isinstance(cause, ApplicationError) else None
             raise StageFailure(root_message(failure), code) from failure
+        if progress is not None:
+            # Every attempt writes the progress before it calls: the one that succeeded did.
+            self._written(progress)
+        return result
 
     async def wait_event(self, name: str) -> None:
         if name not in self._events:

@@ -31,6 +31,9 @@ HEARTBEAT_EVERY_S = 2.0
 
 Request = dict[str, Any]
 Call = Callable[[str], Awaitable[Any]]
+StartWrite = Callable[[ActivityRecord, Any], Awaitable[None]]
+"""Writes an attempt's start record together with the instance progress its workflow sent along
+with the call, in one transaction (flows/engine/bookkeeping.py `record_call_start`)."""
 
 
 def _segment(value: str) -> str:
@@ -79,14 +82,16 @@ def _transaction_history(body: Any) -> Any:
 
 
 class StackActivities:
-    def __init__(self, client: StackClient, repository: Repository) -> None:
+    def __init__(self, client: StackClient, repository: Repository, record_start: StartWrite) -> None:
         self.client = client
         self.repository = repository
+        self.record_start = record_start
 
     async def _recorded(
         self,
         name: str,
         request: Request,
+        progress: Any,
         call: Call,
         shown: Callable[[Any], Any] = lambda body: body,
         *,
@@ -94,7 +99,12 @@ class StackActivities:
     ) -> Any:
         """Run one attempt of a call, recorded. `typed` calls fail with the remote errorCode as
         the failure type, so VALIDATION, CONFLICT… stop the stage; the others are retried
-        whatever the remote says, as the Go implementation's Wallets and Payments calls are (docs/stages.md)."""
+        whatever the remote says, as the Go implementation's Wallets and Payments calls are (docs/stages.md).
+
+        `progress` is what the instance workflow had not written yet when it made the call, or
+        None: it is committed with the start record, before the call, rather than by a local
+        activity of its own before the call is scheduled (a workflow activation and a
+        transaction fewer per call, flows/engine/workflow.py `call`)."""
         info = activity.info()
         assert info.workflow_id is not None, "stack activities are scheduled by instance workflows"
         stage = int(info.activity_id.split("-", 1)[0])
@@ -107,7 +117,10 @@ class StackActivities:
             started_at=info.scheduled_time.astimezone(UTC),
             attempt=info.attempt,
         )
-        await self.repository.save_activity(record)
+        if progress is None:
+            await self.repository.save_activity(record)
+        else:
+            await self.record_start(record, progress)
         try:
             body = await _heartbeating(call(idempotency_key()))
         except (StackError, httpx.TransportError) as error:
@@ -125,13 +138,16 @@ class StackActivities:
     async def _finish(self, record: ActivityRecord, **outcome: Any) -> None:
         await self.repository.save_activity(ActivityRecord(**{**record.__dict__, **outcome, "terminated_at": datetime.now(UTC)}))
 
-    async def _read(self, name: str, request: Request, path: str, *, params: dict[str, str] | None = None, typed: bool = True) -> Any:
-        return await self._recorded(name, request, lambda _key: self.client.request("GET", path, params=params), typed=typed)
+    async def _read(
+        self, name: str, request: Request, progress: Any, path: str, *, params: dict[str, str] | None = None, typed: bool = True
+    ) -> Any:
+        return await self._recorded(name, request, progress, lambda _key: self.client.request("GET", path, params=params), typed=typed)
 
     async def _write(
         self,
         name: str,
         request: Request,
+        progress: Any,
         path: str,
         body: Any,
         *,
@@ -141,51 +157,51 @@ class StackActivities:
         def call(key: str) -> Awaitable[Any]:
             return self.client.request("POST", path, json=body, idempotency_key=key)
 
-        return await self._recorded(name, request, call, shown, typed=typed)
+        return await self._recorded(name, request, progress, call, shown, typed=typed)
 
     @activity.defn(name="GetAccount")
-    async def get_account(self, request: Request) -> Any:
+    async def get_account(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/ledger/{_segment(request['ledger'])}/accounts/{_segment(request['id'])}"
-        return await self._read("GetAccount", request, path)
+        return await self._read("GetAccount", request, progress, path)
 
     @activity.defn(name="CreateTransaction")
-    async def create_transaction(self, request: Request) -> Any:
+    async def create_transaction(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/ledger/v2/{_segment(request['Ledger'])}/transactions"
-        return await self._write("CreateTransaction", request, path, request["Data"], shown=_transaction_history)
+        return await self._write("CreateTransaction", request, progress, path, request["Data"], shown=_transaction_history)
 
     @activity.defn(name="AddAccountMetadata")
-    async def add_account_metadata(self, request: Request) -> Any:
+    async def add_account_metadata(self, request: Request, progress: Any = None) -> Any:
         account = f"{_segment(request['ledger'])}/accounts/{_segment(request['account'])}"
         path = f"/api/ledger/v2/{account}/metadata"
-        return await self._write("AddAccountMetadata", request, path, request["metadata"])
+        return await self._write("AddAccountMetadata", request, progress, path, request["metadata"])
 
     @activity.defn(name="GetWallet")
-    async def get_wallet(self, request: Request) -> Any:
+    async def get_wallet(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}"
-        return await self._read("GetWallet", request, path, typed=False)
+        return await self._read("GetWallet", request, progress, path, typed=False)
 
     @activity.defn(name="ListWallets")
-    async def list_wallets(self, request: Request) -> Any:
+    async def list_wallets(self, request: Request, progress: Any = None) -> Any:
         params = {"name": request["name"]}
-        return await self._read("ListWallets", request, "/api/wallets/wallets", params=params, typed=False)
+        return await self._read("ListWallets", request, progress, "/api/wallets/wallets", params=params, typed=False)
 
     @activity.defn(name="CreditWallet")
-    async def credit_wallet(self, request: Request) -> Any:
+    async def credit_wallet(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}/credit"
-        return await self._write("CreditWallet", request, path, request["data"], typed=False)
+        return await self._write("CreditWallet", request, progress, path, request["data"], typed=False)
 
     @activity.defn(name="DebitWallet")
-    async def debit_wallet(self, request: Request) -> Any:
+    async def debit_wallet(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/wallets/wallets/{_segment(request['id'])}/debit"
-        return await self._write("DebitWallet", request, path, request["data"])
+        return await self._write("DebitWallet", request, progress, path, request["data"])
 
     @activity.defn(name="GetPayment")
-    async def get_payment(self, request: Request) -> Any:
+    async def get_payment(self, request: Request, progress: Any = None) -> Any:
         path = f"/api/payments/payments/{_segment(request['id'])}"
-        return await self._read("GetPayment", request, path, typed=False)
+        return await self._read("GetPayment", request, progress, path, typed=False)
 
     @activity.defn(name="CreateTransferInitiation")
-    async def create_transfer_initiation(self, request: Request) -> Any:
+    async def create_transfer_initiation(self, request: Request, progress: Any = None) -> Any:
         async def call(key: str) -> Any:
             try:
                 return await self.client.request("POST", "/api/payments/transfer-initiations", json=transfer_initiation(request, key))
@@ -196,7 +212,7 @@ class StackActivities:
                     return None
                 raise
 
-        return await self._recorded("CreateTransferInitiation", request, call, lambda _body: None, typed=False)
+        return await self._recorded("CreateTransferInitiation", request, progress, call, lambda _body: None, typed=False)
 
     def all(self) -> list[Callable[..., Any]]:
         return [

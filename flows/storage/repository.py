@@ -130,19 +130,29 @@ class Repository:
         values = _instance_values(record)
         await self.db.transaction(lambda conn: conn.execute(self._writes.insert_instance, values))
 
-    async def save_progress(self, instance: InstanceRecord, stages: list[StageStatusRecord]) -> PriorProgress:
-        """Upsert an instance row and some of its stage rows in one transaction (idempotent);
-        what those rows said before (lifecycle events are the difference)."""
+    async def save_progress(
+        self, instance: InstanceRecord, stages: list[StageStatusRecord], activity: ActivityRecord | None = None
+    ) -> PriorProgress:
+        """Upsert an instance row and some of its stage rows in one transaction (idempotent), and
+        `activity`'s record with them (a stack call's first write, flows/stack/activities.py);
+        what those rows said before (lifecycle events are the difference).
+
+        An instance row that says ended is final: a write that comes after the end (a stack
+        call's attempt starting as an abort ends the instance) leaves it and its stages as they are."""
         writes, key, values = self._writes, {"instance_id": instance.id}, _instance_values(instance)
         rows = [asdict(stage) for stage in stages]
+        activity_values = asdict(activity) if activity is not None else None
 
         def progress(conn: Connection) -> PriorProgress:
-            prior_terminated = conn.execute(writes.prior_terminated, key).scalar()
+            prior_terminated = bool(conn.execute(writes.prior_terminated, key).scalar())
             prior_stages = {row.stage: row.terminated_at is not None for row in conn.execute(writes.prior_stages, key)}
-            conn.execute(writes.upsert_instance, values)
-            if rows:
-                conn.execute(writes.upsert_stage, rows)
-            return PriorProgress(bool(prior_terminated), prior_stages)
+            if not prior_terminated:
+                conn.execute(writes.upsert_instance, values)
+                if rows:
+                    conn.execute(writes.upsert_stage, rows)
+            if activity_values is not None:
+                conn.execute(writes.save_activity, activity_values)
+            return PriorProgress(prior_terminated, prior_stages)
 
         return await self.db.transaction(progress)
 

@@ -14,13 +14,16 @@ import tempfile
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from flows.engine.client import Engine
 from flows.engine.models import InstanceInput
 from flows.engine.worker import build_worker
+from flows.stack.client import StackClient
 from flows.storage.database import Database, sqlalchemy_url
 from flows.storage.records import WorkflowRecord
 from flows.storage.repository import Repository
@@ -33,7 +36,31 @@ SCENARIOS: dict[str, tuple[list[dict], dict[str, str]]] = {
     ),
     "failed-resolution": ([{"noop": {}}, {"delay": {"duration": "${wait}"}}], {"wait": "later"}),
     "canceled": ([{"wait_event": {"event": "never"}}, {"noop": {}}], {}),
+    # Two stack calls: recorded before the patch `progress-with-call` (flows/engine/workflow.py),
+    # each preceded by a RecordProgress local activity.
+    "send-update": (
+        [
+            {
+                "send": {
+                    "source": {"account": {"id": "world"}},
+                    "destination": {"account": {"id": "users:1"}},
+                    "amount": {"amount": 100, "asset": "USD/2"},
+                }
+            },
+            {"update": {"account": {"id": "users:1", "metadata": {"paid": "yes"}}}},
+        ],
+        {},
+    ),
 }
+
+
+def _stack_answer(request: httpx.Request) -> httpx.Response:
+    """A stack that accepts every call: a created transaction, or no content (the metadata)."""
+    if request.url.path.endswith("/transactions"):
+        posting = {"source": "world", "destination": "users:1", "amount": 100, "asset": "USD/2"}
+        body: dict[str, Any] = {"data": {"id": 1, "postings": [posting], "metadata": {}, "timestamp": "2025-01-01T00:00:00Z"}}
+        return httpx.Response(200, json=body)
+    return httpx.Response(204)
 
 
 async def main() -> None:
@@ -46,7 +73,8 @@ async def main() -> None:
         dev_server_existing_path=shutil.which("temporal"), data_converter=pydantic_data_converter
     ) as env:
         engine = Engine(env.client, "record")
-        async with build_worker(env.client, "record", repository):
+        stack = StackClient("http://stack.invalid", transport=httpx.MockTransport(_stack_answer))
+        async with build_worker(env.client, "record", repository, stack):
             for name, (stages, variables) in SCENARIOS.items():
                 instance_id = str(uuid.uuid4())
                 await engine.start(

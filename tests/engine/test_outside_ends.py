@@ -8,7 +8,7 @@ import httpx
 from temporalio.client import Client
 
 from flows.engine.reconcile import end_instance
-from flows.storage.records import InstanceRecord, StageStatusRecord, WorkflowRecord
+from flows.storage.records import ActivityRecord, InstanceRecord, StageStatusRecord, WorkflowRecord
 from flows.storage.repository import Repository
 from tests.engine.helpers import (
     create_workflow,
@@ -85,3 +85,22 @@ async def test_only_a_running_instance_is_ended_never_one_the_worker_ended(
     assert running is not None and running.terminated and running.terminated_at
     assert running.error == "terminated in Temporal: now"
     assert [row.error for row in running.stages] == ["terminated in Temporal: now"]
+
+
+async def test_a_progress_write_after_the_end_leaves_the_ended_instance_as_it_is(repository: Repository) -> None:
+    # A stack call's attempt starting as an abort ends the instance writes the progress it was
+    # sent with (flows/stack/activities.py): the end must stay, the attempt is still recorded.
+    at, later = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)
+    await repository.create_workflow(WorkflowRecord(id="w", config={"stages": []}, created_at=at, updated_at=at))
+    ended = InstanceRecord(id="i", workflow_id="w", created_at=at, updated_at=later, terminated=True, terminated_at=later, error="canceled")
+    await repository.save_progress(ended, [StageStatusRecord("i", 0, "run", started_at=at, terminated_at=later, error="canceled")])
+    running = InstanceRecord(id="i", workflow_id="w", created_at=at, updated_at=at, terminated=False)
+    call = ActivityRecord(instance_id="i", stage=0, activity_id="0-0", name="CreateTransaction", input={}, started_at=at, attempt=2)
+
+    prior = await repository.save_progress(running, [StageStatusRecord("i", 0, "run", started_at=at)], call)
+
+    assert prior.instance_terminated and prior.stages == {0: True}
+    instance = await repository.get_instance("i")
+    assert instance is not None and instance.terminated and instance.terminated_at == later and instance.error == "canceled"
+    assert [(row.terminated_at, row.error) for row in instance.stages] == [(later, "canceled")]
+    assert [(row.activity_id, row.attempt) for row in await repository.list_activities("i", 0)] == [("0-0", 2)]
