@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows.api.auth import AuthMiddleware, TokenVerifier
 from flows.api.tokens import ORCHESTRATION_SCOPES
-from flows.console.app import console_root
 from flows.sandbox import scopes as sandbox_scopes
 from flows.sandbox.tables import MIGRATIONS as SANDBOX_MIGRATIONS
 from flows.storage.database import Database
@@ -62,6 +61,10 @@ class Edge:
             for prefix, app in self.guarded.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     return app
-        if self.console is not None and console_root(path) is not None:
-            return self.console
+        if self.console is not None:
+            # Imported here: only `--console` loads the console's modules (flows/server.py).
+            from flows.console.app import console_root
+
+            if console_root(path) is not None:
+                return self.console
         return self.api

@@ -41,8 +41,6 @@ from flows.api.tokens import (
 )
 from flows.application import Application, build_application
 from flows.composition import SCOPES, Edge, migrate_all, migrate_sandbox
-from flows.console.app import WithConsole, create_console
-from flows.console.sandbox import SandboxReader
 from flows.datadir import DataDir, open_data_dir, prepare_data_dir
 from flows.engine.client import Engine
 from flows.engine.codec import EncryptionCodec, UndecryptablePayload, check_running_instances, data_converter, encryption_key
@@ -448,6 +446,11 @@ def _console(
 ) -> ASGIApp:
     """The web console (`--console`), for the console's paths of `edge`; it reads the sandbox
     through `edge`'s sandbox routes, in process, as the viewer."""
+    # Imported here: the console's modules (Jinja2 and its templates) cost memory in every
+    # `serve`, and only `--console` uses them.
+    from flows.console.app import WithConsole, create_console
+    from flows.console.sandbox import SandboxReader
+
     reader = None
     if with_sandbox:
         # Lives as long as the process; an in-process transport holds no connection.

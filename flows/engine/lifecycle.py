@@ -34,12 +34,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
-
-from nats.js import JetStreamContext
+from typing import TYPE_CHECKING, Any, Literal
 
 from flows.engine.models import CANCELED, Progress, StageProgress
 from flows.observability import metrics
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
 
 logger = logging.getLogger("flows.events")
 instance_logger = logging.getLogger("flows.instances")

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flows.engine.lifecycle import TOPIC, LifecyclePublisher, map_topic, occurrence_event
 from flows.settings import Settings
 from flows.storage.records import OccurrenceRecord
-from flows.triggers import nats as nats_transport
 from flows.triggers.listener import LIFECYCLE, EventHandler
+
+if TYPE_CHECKING:
+    from flows.triggers import nats as nats_transport
 
 logger = logging.getLogger("flows.triggers")
 
@@ -48,6 +50,10 @@ class Pipeline:
         url = settings.nats_address()
         js = None
         if url:
+            # Imported here: the NATS client costs memory in every process, and only a
+            # configured NATS URL uses it.
+            from flows.triggers import nats as nats_transport
+
             self.connection = await nats_transport.connect(url)
             js = self.connection.jetstream()
         self.publisher.start(js, handler.sink(LIFECYCLE))
