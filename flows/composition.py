@@ -8,6 +8,8 @@ module hands them to the core's token issuer, middleware and database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flows.api.auth import AuthMiddleware, TokenVerifier
@@ -35,12 +37,13 @@ async def migrate_all(database: Database) -> None:
 
 class Edge:
     """What `flows serve` answers on its port: the sandbox's paths, each behind the auth of its
-    service; the console's (`console`, given them whole); every other path the API's. One
+    service; the console's, once mounted (`mount_console`); every other path the API's. One
     dispatch for all three: a layer per part would wrap every request of the API once more."""
 
-    def __init__(self, api: ASGIApp, issuer: TokenVerifier, *, sandbox: ASGIApp | None, console: ASGIApp | None) -> None:
+    def __init__(self, api: ASGIApp, issuer: TokenVerifier, *, sandbox: ASGIApp | None) -> None:
         self.api = api
-        self.console = console
+        self.console: ASGIApp | None = None
+        self._console_root: Callable[[str], str | None] = lambda _path: None
         # The sandbox's scopes guard it whatever --auth-check-scopes says of the API's.
         self.guarded: dict[str, ASGIApp] = {}
         if sandbox is not None:
@@ -61,10 +64,12 @@ class Edge:
             for prefix, app in self.guarded.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     return app
-        if self.console is not None:
-            # Imported here: only `--console` loads the console's modules (flows/server.py).
-            from flows.console.app import console_root
-
-            if console_root(path) is not None:
-                return self.console
+        if self.console is not None and self._console_root(path) is not None:
+            return self.console
         return self.api
+
+    def mount_console(self, console: ASGIApp, console_root: Callable[[str], str | None]) -> None:
+        """Serve with `console` the paths under a root that `console_root` finds (given by the
+        caller: only `--console` loads the console's modules, flows/server.py)."""
+        self.console = console
+        self._console_root = console_root

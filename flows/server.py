@@ -441,21 +441,21 @@ async def _serving_metrics(run: Runtime) -> AsyncIterator[None]:
         await serving
 
 
-def _console(
+def _mount_console(
     edge: Edge, application: Application, issuer: TokenIssuer, verifier: TrustedIssuers, service: str, *, with_sandbox: bool
-) -> ASGIApp:
-    """The web console (`--console`), for the console's paths of `edge`; it reads the sandbox
+) -> None:
+    """The web console (`--console`) on the console's paths of `edge`; it reads the sandbox
     through `edge`'s sandbox routes, in process, as the viewer."""
     # Imported here: the console's modules (Jinja2 and its templates) cost memory in every
     # `serve`, and only `--console` uses them.
-    from flows.console.app import WithConsole, create_console
+    from flows.console.app import WithConsole, console_root, create_console
     from flows.console.sandbox import SandboxReader
 
     reader = None
     if with_sandbox:
         # Lives as long as the process; an in-process transport holds no connection.
         reader = SandboxReader(httpx.AsyncClient(transport=httpx.ASGITransport(app=edge), base_url="http://sandbox"))
-    return WithConsole(edge.api, create_console(application, issuer, verifier, service=service, sandbox=reader))
+    edge.mount_console(WithConsole(edge.api, create_console(application, issuer, verifier, service=service, sandbox=reader)), console_root)
 
 
 def edge_app(
@@ -470,10 +470,10 @@ def edge_app(
 ) -> ASGIApp:
     """What `flows serve` answers on its port: the API, the sandbox beside it (if any), the
     console (`--console`), all of it counted by the request metrics."""
-    edge = Edge(api, verifier, sandbox=sandbox, console=None)
+    edge = Edge(api, verifier, sandbox=sandbox)
     if console:
-        # Given after: the console reads the sandbox through this very edge.
-        edge.console = _console(edge, application, issuer, verifier, service, with_sandbox=sandbox is not None)
+        # Mounted after: the console reads the sandbox through this very edge.
+        _mount_console(edge, application, issuer, verifier, service, with_sandbox=sandbox is not None)
     return RequestMetrics(edge, prefixes=SANDBOX_SERVICES if sandbox is not None else ())
 
 
