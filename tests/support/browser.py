@@ -18,7 +18,6 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +27,20 @@ PHONE = (390, 844)
 
 T = TypeVar("T")
 PAGE_STATUS = re.compile(r"^\S+ - Failed to load resource: the server responded with a status of 4(00|01|03|04) ")
+
+
+def _left_document(element: WebElement) -> bool:
+    """Whether the page holding the element was replaced. During a navigation chromedriver may
+    say so as "Node with given id does not belong to the document" instead of a stale reference."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def _require_chromium() -> None:
@@ -68,7 +81,7 @@ class Browser:
         """Send the form and wait for the page that answers it."""
         page = self.find("html")
         self.find(f"{form_css} button[type=submit]").click()
-        WebDriverWait(self.driver, 20).until(staleness_of(page))
+        WebDriverWait(self.driver, 20).until(lambda _driver: _left_document(page))
 
     def eventually(self, check: Callable[[], T | None], timeout: float = 20, what: str = "the page to change") -> T:
         deadline = time.monotonic() + timeout
