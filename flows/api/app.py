@@ -67,7 +67,7 @@ class ApiEdge:
         path = canonical_path(scope["path"])
         if path != scope["path"]:
             scope = {**scope, "path": path}
-        routed_here(scope)
+        route = routed_here(scope)
         started = False
 
         async def tracked(message: Message) -> None:
@@ -82,6 +82,9 @@ class ApiEdge:
                 raise  # too late for an answer of ours: the server closes the connection
             response = await self._answer(Request(scope), error)
             await response(scope, receive, send)
+        finally:
+            if route is not None:
+                route.settle()
 
     async def _answer(self, request: Request, error: Exception) -> Response:
         for kind in type(error).__mro__:

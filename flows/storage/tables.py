@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
+# The same times come back read after read (an instance's stages share its last update; clients
+# poll an instance until it ends), and a datetime never changes: a cache is always right.
+@functools.lru_cache(maxsize=4096)
 def _utc_from_sqlite(value: str | None) -> datetime | None:
     # Parsed with its zone: `datetime.replace` would cost more than the parse.
     return None if value is None else datetime.fromisoformat(value + "+00:00")
