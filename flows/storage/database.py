@@ -113,14 +113,14 @@ class PreparedRead:
 def _result_processor(column_type: TypeEngine[Any], dialect: Dialect) -> ResultProcessor | None:
     if dialect.name == "sqlite" and isinstance(column_type, JSON):
         # SQLite hands JSON back as text: the dialect's processor is three wrappers around this.
-        return _json_from_sqlite
+        return json_from_sqlite
     return column_type.dialect_impl(dialect).result_processor(dialect, None)
 
 
 _JSON = json.JSONDecoder()
 
 
-def _json_from_sqlite(value: Any) -> Any:
+def json_from_sqlite(value: Any) -> Any:
     # A bare number comes back as a number (SQLite's type affinity). The text is what
     # SQLAlchemy's json.dumps wrote, without surrounding blanks: the decoder's raw_decode,
     # without the checks json.loads wraps around it, costs a quarter of json.loads here.

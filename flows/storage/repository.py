@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, RowMapping
 
 from flows.storage.database import Database, PreparedRead
+from flows.storage.nested import nested_rows
 from flows.storage.records import (
     ActivityRecord,
     DeadLetterRecord,
@@ -160,11 +161,11 @@ class Repository:
         """The instance with its workflow and stage rows."""
         if not _storable(instance_id):
             return None
-        rows, stages = await self.db.fetch({"instance_id": instance_id}, _INSTANCE, _STAGES)
+        (rows,) = await self.db.fetch({"instance_id": instance_id}, _INSTANCE)
         if not rows:
             return None
-        # The columns are the records' fields in order (_INSTANCE): the instance's, its workflow's.
-        id_, workflow_id, created_at, updated_at, terminated, terminated_at, error, *workflow = rows[0]
+        # The columns are the records' fields in order (_INSTANCE): the instance's, its workflow's, its stages.
+        id_, workflow_id, created_at, updated_at, terminated, terminated_at, error, *workflow, stages = rows[0]
         return InstanceRecord(
             id_,
             workflow_id,
@@ -174,7 +175,7 @@ class Repository:
             terminated_at,
             error,
             WorkflowRecord(*workflow),
-            [StageStatusRecord(*stage) for stage in stages],
+            [StageStatusRecord(id_, *stage) for stage in stages],
         )
 
     async def list_instances(
@@ -455,17 +456,21 @@ def _field_names(record: type[Any], prefix: str = "", count: int | None = None) 
 
 # Built once: the most frequent reads, where building a statement costs more than running it.
 _WORKFLOW = _in_field_order(PreparedRead(select(workflows).where(workflows.c.id == bindparam("workflow_id"))), _field_names(WorkflowRecord))
+_STAGE_COLUMNS = [column for column in workflow_instance_stage_statuses.c if column.name != "instance_id"]
+if [column.name for column in _STAGE_COLUMNS] != _field_names(StageStatusRecord)[1:]:
+    raise AssertionError("the stage rows' columns are not StageStatusRecord's fields after instance_id")
 _INSTANCE = _in_field_order(
-    PreparedRead(_instances_with_workflow().where(workflow_instances.c.id == bindparam("instance_id"))),
-    _field_names(InstanceRecord, count=len(workflow_instances.c)) + _field_names(WorkflowRecord, "wf_"),
-)
-_STAGES = _in_field_order(
     PreparedRead(
-        select(workflow_instance_stage_statuses)
-        .where(workflow_instance_stage_statuses.c.instance_id == bindparam("instance_id"))
-        .order_by(workflow_instance_stage_statuses.c.stage)
+        _instances_with_workflow()
+        .add_columns(
+            select(nested_rows(*_STAGE_COLUMNS))
+            .where(workflow_instance_stage_statuses.c.instance_id == workflow_instances.c.id)
+            .scalar_subquery()
+            .label("stages")
+        )
+        .where(workflow_instances.c.id == bindparam("instance_id"))
     ),
-    _field_names(StageStatusRecord),
+    _field_names(InstanceRecord, count=len(workflow_instances.c)) + _field_names(WorkflowRecord, "wf_") + ["stages"],
 )
 
 

@@ -44,14 +44,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite keeps the ISO text SQLAlchemy wrote; the C parser reads it ten times faster
         # than the dialect's regular expression, and every timestamp of every read passes here.
         if dialect.name == "sqlite":
-            return _utc_from_sqlite
+            return utc_from_sqlite
         return super().result_processor(dialect, coltype)
 
 
 # The same times come back read after read (an instance's stages share its last update; clients
 # poll an instance until it ends), and a datetime never changes: a cache is always right.
 @functools.lru_cache(maxsize=4096)
-def _utc_from_sqlite(value: str | None) -> datetime | None:
+def utc_from_sqlite(value: str | None) -> datetime | None:
     # Parsed with its zone: `datetime.replace` would cost more than the parse.
     return None if value is None else datetime.fromisoformat(value + "+00:00")
 
