@@ -92,3 +92,21 @@ async def test_unknown_and_unstorable_ids_find_nothing(repository: Repository) -
     assert await repository.get_instance(str(uuid.uuid4())) is None
     assert await repository.get_instance("not-a-uuid") is None
     assert await repository.get_instance("nul\x00byte") is None
+
+
+async def test_stage_rows_come_back_exact_in_numeric_order(repository: Repository) -> None:
+    instance = await _started_instance(repository)
+    amount = 2**70 + 1  # beyond a double's 53 bits: money is never rounded on the way back
+    stages = [
+        _stage(instance, number, name="RunSend", input={"amount": amount, "memo": "café ✓", "n": number}, error=f"e{number}")
+        for number in (11, 2, 10, 0, 1)
+    ]
+    await repository.save_progress(instance, stages)
+
+    found = await repository.get_instance(instance.id)
+
+    assert found is not None
+    assert [stage.stage for stage in found.stages] == [0, 1, 2, 10, 11]
+    assert found.stages == sorted(stages, key=lambda stage: stage.stage)
+    assert found.stages[0].input == {"amount": amount, "memo": "café ✓", "n": 0}
+    assert found.stages[0].started_at.tzinfo is not None
