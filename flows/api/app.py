@@ -30,7 +30,7 @@ from flows.api.tokens import TokenIssuer
 from flows.application import Application, ApplicationError
 from flows.observability.http import routed_here
 from flows.observability.metrics import EngineMetrics, metrics_endpoint
-from flows.routing import Endpoint, routes_by_path
+from flows.routing import Endpoint, SegmentRouter, routes_by_path
 
 logger = logging.getLogger("flows.api")
 
@@ -108,7 +108,8 @@ class _Api(Starlette):
             ApplicationError: on_application_error,
             HTTPException: on_http_error,
         }
-        routed: ASGIApp = self.router
+        # Built on the first request, once every route is in (flows/api/auth.py adds the issuer's).
+        routed: ASGIApp = SegmentRouter(self.router.routes)
         if self.verifier.enabled:
             routed = AuthMiddleware(routed, self.verifier, service=self.service)
         return ApiEdge(routed, handlers)
