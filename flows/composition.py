@@ -16,7 +16,7 @@ from flows.api.auth import AuthMiddleware, TokenVerifier
 from flows.api.tokens import ORCHESTRATION_SCOPES
 from flows.sandbox import scopes as sandbox_scopes
 from flows.sandbox.tables import MIGRATIONS as SANDBOX_MIGRATIONS
-from flows.storage.database import Database
+from flows.storage.database import CORE_MIGRATIONS, Database, Migrations
 
 # Every scope a client of `--auth-clients` may be given and the token issuer grants, in the order
 # of a token's `scope` string. The sandbox's are known even with `--stack-url`: a client's
@@ -33,6 +33,12 @@ async def migrate_all(database: Database) -> None:
     """Both histories, the core's then the sandbox's (`flows migrate`)."""
     await database.migrate()
     await migrate_sandbox(database)
+
+
+def served_histories(*, sandbox: bool) -> tuple[Migrations, ...]:
+    """What `flows serve` migrates as it starts: the core's history, and the sandbox's if it
+    mounts the sandbox."""
+    return (CORE_MIGRATIONS, SANDBOX_MIGRATIONS) if sandbox else (CORE_MIGRATIONS,)
 
 
 class Edge:

@@ -37,3 +37,10 @@ def dependency_down(error: Exception) -> bool:
             RPCStatusCode.RESOURCE_EXHAUSTED,
         )
     return isinstance(error, (ConnectionError, TimeoutError))
+
+
+def outage_reason(error: BaseException) -> str:
+    """The first line of what the driver says (PostgreSQL's hints follow on other lines)."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -40,7 +40,7 @@ from flows.api.tokens import (
     signing_key_from_setting,
 )
 from flows.application import Application, build_application
-from flows.composition import SCOPES, Edge, migrate_all, migrate_sandbox
+from flows.composition import SCOPES, Edge, migrate_all, served_histories
 from flows.datadir import DataDir, open_data_dir, prepare_data_dir
 from flows.engine.client import Engine
 from flows.engine.codec import EncryptionCodec, UndecryptablePayload, check_running_instances, data_converter, encryption_key
@@ -53,13 +53,13 @@ from flows.observability.http import RequestMetrics
 from flows.observability.logs import configure_logging
 from flows.observability.metrics import EngineMetrics, free_loopback_address, metrics_endpoint
 from flows.observability.tracing import Tracing, start_tracing
-from flows.outages import dependency_down
+from flows.outages import dependency_down, outage_reason
 from flows.sandbox.app import create_sandbox_app
 from flows.sandbox.events import in_background
 from flows.sandbox.scopes import SERVICES as SANDBOX_SERVICES
 from flows.settings import Settings, parse_listen
 from flows.stack.client import STACK_SCOPES, Credentials, StackClient
-from flows.storage.database import Database, sqlalchemy_url
+from flows.storage.database import CORE_MIGRATIONS, Database, Migrations, sqlalchemy_url
 from flows.storage.repository import Repository
 from flows.triggers.pipeline import Pipeline
 
@@ -144,7 +144,7 @@ async def _database(
             # is the user's to fix; a failing migration is a bug, and keeps its traceback.
             if not dependency_down(error):
                 raise
-            raise StartupError(f"cannot open {_database_named(settings, sqlite_path)}: {_reason(error)}") from error
+            raise StartupError(f"cannot open {_database_named(settings, sqlite_path)}: {outage_reason(error)}") from error
         yield database
     finally:
         await database.close()
@@ -156,13 +156,6 @@ def _database_named(settings: Settings, sqlite_path: Path | None) -> str:
     # Never the URI itself: it may hold a password.
     parts = urlsplit(settings.postgres_uri)
     return f"PostgreSQL at {parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path} (--postgres-uri)"
-
-
-def _reason(error: BaseException) -> str:
-    """The first line of what the driver says (PostgreSQL's hints follow on other lines)."""
-    cause = getattr(error, "orig", None) or error
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__
 
 
 def _temporal_runtime() -> tuple[TemporalRuntime, EngineMetrics]:
@@ -277,8 +270,9 @@ async def _search_attributes(client: Client, settings: Settings, embedded: bool)
 
 
 @contextlib.asynccontextmanager
-async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[Runtime]:
-    """Database migrated, Temporal reachable: what `serve` and `worker` share."""
+async def runtime(settings: Settings, *, owns_data_dir: bool, histories: Sequence[Migrations]) -> AsyncIterator[Runtime]:
+    """Database migrated to the head of `histories`, Temporal reachable: what `serve` and
+    `worker` share."""
     codec = _encryption_codec(settings)
     data_dir = None
     if not owns_data_dir:
@@ -289,7 +283,7 @@ async def runtime(settings: Settings, *, owns_data_dir: bool) -> AsyncIterator[R
     tracing = start_tracing(settings)
     temporal_runtime, engine_metrics = _temporal_runtime()
     try:
-        async with _database(settings, data_dir, Database.migrate) as database:
+        async with _database(settings, data_dir, lambda database: database.migrate_apart(histories)) as database:
             async with _temporal_address(settings, data_dir, embed=owns_data_dir) as address:
                 client = await connect_temporal(settings, address, temporal_runtime, tracing, codec)
                 repository = Repository(database)
@@ -485,7 +479,9 @@ async def serve(settings: Settings) -> None:
     _configure_logging(settings)
     secrets = _read_secrets(settings)
     external = await _external_issuer(settings)
-    async with runtime(settings, owns_data_dir=True) as run:
+    # Without --stack-url, the sandbox is mounted beside the API, on tables of its own.
+    histories = served_histories(sandbox=not settings.stack_url)
+    async with runtime(settings, owns_data_dir=True, histories=histories) as run:
         issuer = await _issuer(run, secrets)
         verifier = _trusted_issuers(issuer, external)
         # Without --stack-url, the worker and link() call the sandbox mounted below.
@@ -507,7 +503,6 @@ async def serve(settings: Settings) -> None:
         release_holds: Callable[[], None] = lambda: None  # noqa: E731
         sandbox = None
         if sandbox_url is not None:
-            await migrate_sandbox(run.database)
             # The sandbox's events go to the triggers in process (at-most-once across a crash).
             sandbox = create_sandbox_app(
                 run.database,
@@ -556,7 +551,7 @@ async def serve(settings: Settings) -> None:
 async def work(settings: Settings) -> None:
     _configure_logging(settings)
     secrets = _read_secrets(settings)
-    async with runtime(settings, owns_data_dir=False) as run:
+    async with runtime(settings, owns_data_dir=False, histories=[CORE_MIGRATIONS]) as run:
         sandbox_url = None
         if run.data_dir is not None and run.data_dir.sandbox_url_path.exists():
             sandbox_url = run.data_dir.sandbox_url_path.read_text().strip()

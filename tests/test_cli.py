@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +168,17 @@ def test_a_missing_postgresql_database_is_one_line(postgres_cluster) -> None:  #
     result = flows("migrate", "--postgres-uri", postgres_cluster.uri("no_such_database"))
     _assert_refused_in_one_line(result, f"cannot open PostgreSQL at 127.0.0.1:{postgres_cluster.port}/no_such_database")
     assert "does not exist" in result.stderr
+
+
+def test_a_database_of_an_unknown_revision_keeps_serve_from_starting_and_says_why(tmp_path: Path) -> None:
+    # What a newer Flows left: the migration fails, in the child process that runs it.
+    with contextlib.closing(sqlite3.connect(tmp_path / "flows.db")) as connection:
+        connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        connection.execute("INSERT INTO alembic_version VALUES ('9999')")
+        connection.commit()
+    result = flows("serve", "--data-dir", str(tmp_path), "--listen", "127.0.0.1:0")
+    assert result.returncode == 1, result.stderr
+    assert "Can't locate revision identified by '9999'" in result.stderr
 
 
 def test_an_unreachable_temporal_is_one_line(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,16 @@ class Migrations:
     """The last revision (tests/storage/test_migrations.py keeps it true): a database already
     there is not migrated, and Alembic, 10 MB of a process's memory, is never imported."""
     version_table: str = "alembic_version"
+
+
+class MigrationFailed(Exception):
+    """The child process of `Database.migrate_apart` failed; the message carries what it said
+    (a failing migration is a bug: its traceback)."""
+
+
+MIGRATOR = "flows.storage.migrator"
+UNREACHABLE = 3
+"""The migrator's exit status when the database is out of reach: its one line is the reason."""
 
 
 CORE_MIGRATIONS = Migrations(Path(__file__).parent / "migrations", head="0006")
@@ -275,6 +287,34 @@ class Database:
             await conn.run_sync(_upgrade, self.is_sqlite, migrations)
             await conn.commit()
 
+    async def migrate_apart(self, histories: Sequence[Migrations]) -> None:
+        """Bring the database to the head of each of `histories`, as `migrate` does, in a child
+        process (flows/storage/migrator.py): Alembic's modules would stay in a long-lived
+        process (`flows serve`, `flows worker`) for the rest of its life. A database at every
+        head starts no child.
+
+        The child takes PostgreSQL's migration lock, this process none: it waits for no one
+        while its child does. An out-of-reach database raises ConnectionError with the
+        driver's reason (flows/outages.py tells it an outage); any other failure raises
+        `MigrationFailed`."""
+        async with self.engine.connect() as conn:
+            behind = [migrations for migrations in histories if await conn.run_sync(_revision, migrations.version_table) != migrations.head]
+            await conn.commit()
+        if not behind:
+            return
+        order = {
+            "url": self.url,
+            "histories": [{"scripts": str(m.scripts), "head": m.head, "version_table": m.version_table} for m in behind],
+        }
+        # The URL goes on standard input: on the command line, its password would be in any `ps`.
+        child = await asyncio.create_subprocess_exec(sys.executable, "-m", MIGRATOR, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, said = await child.communicate(json.dumps(order).encode())
+        told = said.decode(errors="replace").strip()
+        if child.returncode == UNREACHABLE:
+            raise ConnectionError(told)
+        if child.returncode != 0:
+            raise MigrationFailed(f"`python -m {MIGRATOR}` exited with status {child.returncode}:\n{told}")
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self._inline_reads is not None:
@@ -304,6 +344,7 @@ def _upgrade(connection: Connection, is_sqlite: bool, migrations: Migrations) ->
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
     if _revision(connection, migrations.version_table) == migrations.head:
         return
+    # Imported here: a database at head needs none of Alembic (see `Database.migrate_apart`).
     from alembic import command
     from alembic.config import Config
 

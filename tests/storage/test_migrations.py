@@ -1,7 +1,14 @@
-"""The migrations build exactly the schema the code describes (flows/storage/tables.py)."""
+"""The migrations build exactly the schema the code describes (flows/storage/tables.py), and
+reach their heads from a process of their own (`Database.migrate_apart`)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,10 +16,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from flows.sandbox.tables import MIGRATIONS as SANDBOX_MIGRATIONS
-from flows.storage.database import CORE_MIGRATIONS, Migrations
+from flows.storage.database import CORE_MIGRATIONS, MIGRATOR, UNREACHABLE, Database, MigrationFailed, Migrations, sqlalchemy_url
 from flows.storage.repository import Repository
 from flows.storage.tables import metadata
 
@@ -45,3 +52,68 @@ def test_each_history_knows_its_head(migrations: Migrations) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrations.scripts))
     assert ScriptDirectory.from_config(config).get_heads() == [migrations.head]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        url = sqlalchemy_url(None, tmp_path / "flows.db")
+    else:
+        cluster = request.getfixturevalue("postgres_cluster")
+        url = sqlalchemy_url(cluster.create_database(f"migrations_{uuid.uuid4().hex[:12]}"), None)
+    database = Database(url)
+    yield database
+    await database.close()
+
+
+async def _revisions(database: Database, *histories: Migrations) -> list[str]:
+    async with database.read() as reader:
+        return [(await reader.execute(text(f"SELECT version_num FROM {m.version_table}"))).scalar_one() for m in histories]
+
+
+async def test_migrating_apart_brings_each_history_to_its_head(empty_database: Database) -> None:
+    await empty_database.migrate_apart([CORE_MIGRATIONS, SANDBOX_MIGRATIONS])
+    assert await _revisions(empty_database, CORE_MIGRATIONS, SANDBOX_MIGRATIONS) == [CORE_MIGRATIONS.head, SANDBOX_MIGRATIONS.head]
+    await empty_database.migrate_apart([CORE_MIGRATIONS, SANDBOX_MIGRATIONS])  # at head: nothing to do
+    assert await _revisions(empty_database, CORE_MIGRATIONS) == [CORE_MIGRATIONS.head]
+
+
+def test_a_process_that_migrates_apart_never_imports_alembic(tmp_path: Path) -> None:
+    # The reason to migrate apart: Alembic's 10 MB would stay for the life of `flows serve`.
+    script = f"""
+import asyncio, sys
+from flows.storage.database import CORE_MIGRATIONS, Database
+async def main():
+    database = Database({sqlalchemy_url(None, tmp_path / "flows.db")!r})
+    await database.migrate_apart([CORE_MIGRATIONS])
+    await database.close()
+asyncio.run(main())
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako")))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+async def test_a_failing_migration_apart_raises_with_the_childs_traceback(tmp_path: Path) -> None:
+    scripts = tmp_path / "history"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text("raise RuntimeError('this history cannot run')\n")
+    database = Database(sqlalchemy_url(None, tmp_path / "flows.db"))
+    try:
+        with pytest.raises(MigrationFailed) as failed:
+            await database.migrate_apart([Migrations(scripts, head="0001")])
+    finally:
+        await database.close()
+    assert "RuntimeError: this history cannot run" in str(failed.value)
+    assert "Traceback" in str(failed.value)
+
+
+def test_the_migrator_tells_an_unreachable_database_in_one_line() -> None:
+    order = {
+        "url": sqlalchemy_url("postgres://flows:pw@127.0.0.1:1/x", None),
+        "histories": [{"scripts": str(CORE_MIGRATIONS.scripts), "head": CORE_MIGRATIONS.head, "version_table": "alembic_version"}],
+    }
+    done = subprocess.run([sys.executable, "-m", MIGRATOR], input=json.dumps(order), capture_output=True, text=True, timeout=60)
+    assert done.returncode == UNREACHABLE, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert "pw" not in done.stderr
