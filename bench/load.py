@@ -95,7 +95,12 @@ class RawClient:
         if body:
             head += "Content-Type: application/json\r\n"
         reused = self._writer is not None
-        status_line = await self._send(head.encode() + b"\r\n" + body)
+        try:
+            status_line = await self._send(head.encode() + b"\r\n" + body)
+        except ConnectionResetError:
+            if not reused:
+                raise
+            status_line = b""  # the close raced the request: the server read none of it
         if not status_line and reused:
             # The server closed the idle connection (its keep-alive timeout): once more, anew.
             self.close()
