@@ -140,7 +140,6 @@ EndpointSpec = tuple[str, str, Endpoint]
 
 
 def _versioned_endpoints(prefix: str) -> list[EndpointSpec]:
-    # The busiest first: the router tries each route's pattern in turn, and clients poll these.
     return [
         (f"{prefix}/instances/{{instance_id}}", "GET", instances.get_instance),
         (f"{prefix}/workflows/{{workflow_id}}", "GET", workflows.get_workflow),
@@ -166,11 +165,6 @@ def _versioned_endpoints(prefix: str) -> list[EndpointSpec]:
     ]
 
 
-def _side_by_side(first: list[EndpointSpec], second: list[EndpointSpec]) -> list[EndpointSpec]:
-    paired = [endpoint for pair in zip(first, second, strict=False) for endpoint in pair]
-    return paired + first[len(second) :] + second[len(first) :]
-
-
 def create_app(
     found: Application,
     issuer: TokenIssuer,
@@ -183,8 +177,7 @@ def create_app(
     bearer tokens the API accepts (flows.api.keysets.TrustedIssuers), by default `issuer`'s, with
     the scopes of `auth_service` (`--auth-service`)."""
     routes = [
-        # First, v1's and v2's side by side: the SDKs call either.
-        *routes_by_path(_side_by_side(_versioned_endpoints(""), _versioned_endpoints("/v2"))),
+        *routes_by_path(_versioned_endpoints("") + _versioned_endpoints("/v2")),
         *issuer_routes(issuer),
         Route("/_healthcheck", healthcheck, methods=["GET"]),
         # Behind auth like any read (orchestration:read): --metrics-listen serves it without.
