@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from flows.sandbox.tables import MIGRATIONS as SANDBOX_MIGRATIONS
 from flows.storage.database import CORE_MIGRATIONS, MIGRATOR, UNREACHABLE, Database, MigrationFailed, Migrations, sqlalchemy_url
 from flows.storage.repository import Repository
 from flows.storage.tables import metadata
+from tests.support.storage import fresh_database_url
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -56,12 +56,7 @@ def test_each_history_knows_its_head(migrations: Migrations) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = sqlalchemy_url(None, tmp_path / "flows.db")
-    else:
-        cluster = request.getfixturevalue("postgres_cluster")
-        url = sqlalchemy_url(cluster.create_database(f"migrations_{uuid.uuid4().hex[:12]}"), None)
-    database = Database(url)
+    database = Database(fresh_database_url(request, tmp_path, "migrations"))
     yield database
     await database.close()
 
