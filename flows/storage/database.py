@@ -266,16 +266,13 @@ class Database:
         async with self.engine.connect() as conn:
             yield conn
 
-    async def fetch(self, parameters: Mapping[str, Any], *reads: PreparedRead) -> list[list[Sequence[Any]]]:
-        """The rows of each prepared read, each a sequence of values in the order of the read's
-        selected columns.
-
-        On PostgreSQL the reads share one connection: each checkout of the pool costs a round
-        trip of its own (the liveness ping)."""
+    async def fetch(self, prepared: PreparedRead, parameters: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """The rows of a prepared read, each a sequence of values in the order of its selected
+        columns."""
         if self._prepared_reads is not None:
-            return [self._prepared_reads.fetch(prepared, parameters) for prepared in reads]
+            return self._prepared_reads.fetch(prepared, parameters)
         async with self.engine.connect() as conn:
-            return [list(await conn.execute(prepared.statement, dict(parameters))) for prepared in reads]
+            return list(await conn.execute(prepared.statement, dict(parameters)))
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

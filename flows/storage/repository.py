@@ -105,7 +105,7 @@ class Repository:
     async def get_workflow(self, workflow_id: str) -> WorkflowRecord | None:
         if not _storable(workflow_id):
             return None
-        [rows] = await self.db.fetch({"workflow_id": workflow_id}, _WORKFLOW)
+        rows = await self.db.fetch(_WORKFLOW, {"workflow_id": workflow_id})
         return WorkflowRecord(*rows[0]) if rows else None
 
     async def list_workflows(self, offset: int, limit: int | None) -> Page[WorkflowRecord]:
@@ -161,7 +161,7 @@ class Repository:
         """The instance with its workflow and stage rows."""
         if not _storable(instance_id):
             return None
-        (rows,) = await self.db.fetch({"instance_id": instance_id}, _INSTANCE)
+        rows = await self.db.fetch(_INSTANCE, {"instance_id": instance_id})
         if not rows:
             return None
         # The columns are the records' fields in order (_INSTANCE): the instance's, its workflow's, its stages.
