@@ -32,7 +32,7 @@ def main() -> int:
     try:
         asyncio.run(_migrate(order["url"], histories))
     except Exception as error:
-        # Imported here: flows.outages imports Temporal's SDK, a third of a second of every start.
+        # Imported here: flows.outages imports Temporal's SDK, which every start would pay for.
         from flows.outages import dependency_down, outage_reason
 
         if not dependency_down(error):

@@ -1,9 +1,9 @@
 """Rows nested in a row: the rows of a correlated subquery as one JSON array of arrays, so that a
 record and its children come back in one statement (flows/storage/repository.py reads an
-instance and its stages so). On SQLite, a second statement cost about as much as the rest of an
-instance read in Python (bench/asgi_cost.py); on PostgreSQL it is a round trip.
+instance and its stages so). On SQLite a second statement is a second pass through the driver
+and its conversions; on PostgreSQL, a second round trip.
 
-`nested_rows(*columns)` is the aggregate; its type gives the rows back as tuples, each value as
+`nested_rows(*columns)` is the aggregate; its type gives the rows back as lists, each value as
 its column's type would: aware UTC times, decoded JSON.
 """
 
