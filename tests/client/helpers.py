@@ -19,8 +19,12 @@ from tests.support.service import FlowsProcess, serving
 
 FLOWS = [sys.executable, "-m", "flows"]
 
-# The caller's own settings must not reach the commands under test.
-_CLEAN = {"FLOWS_SERVER": None, "FLOWS_CLIENT_ID": None, "FLOWS_CLIENT_SECRET": None, "FLOWS_CLIENT_SECRET_FILE": None}
+# The caller's own settings must not reach the commands under test, nor its terminal's size
+# (pytest-xdist's workers set COLUMNS=80): output piped elsewhere is as wide as its lines.
+_CLEAN = {
+    "FLOWS_SERVER": None, "FLOWS_CLIENT_ID": None, "FLOWS_CLIENT_SECRET": None, "FLOWS_CLIENT_SECRET_FILE": None,
+    "COLUMNS": None, "LINES": None,
+}  # fmt: skip
 
 
 @dataclass
